@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+// Osprey: a streaming fraud and behaviour analytics daemon.
+//
+// The package depends on nothing but the toolchain. Outside capabilities come from Debian's C
+// libraries through system-library targets (librdkafka, OpenBLAS) and a thin C++ target over
+// simdjson; `scripts/setup.sh` installs them.
+
+import PackageDescription
+
+let package = Package(
+    name: "Osprey",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "osprey", targets: ["osprey"])
+    ],
+    targets: [
+        // C bridges: the only targets that see C headers.
+        .systemLibrary(
+            name: "CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "CSimdjsonBridge",
+            cxxSettings: [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("simdjson")]),
+
+        // Swift modules, bottom up.
+        .target(name: "OspreyCore"),
+        .target(name: "OspreyKafka", dependencies: ["CRdKafka", "OspreyCore"]),
+        .target(name: "OspreyFeatures", dependencies: ["CSimdjsonBridge", "OspreyCore"]),
+        .target(name: "OspreyModel", dependencies: ["COpenBLAS", "OspreyCore", "OspreyFeatures"]),
+        .target(
+            name: "OspreyDaemon",
+            dependencies: ["OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel"]),
+        .executableTarget(
+            name: "osprey",
+            dependencies: [
+                "OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel", "OspreyDaemon",
+            ]),
+
+        .testTarget(name: "OspreyCoreTests", dependencies: ["OspreyCore"]),
+        .testTarget(name: "OspreyKafkaTests", dependencies: ["OspreyKafka", "OspreyCore"]),
+        .testTarget(
+            name: "OspreyFeaturesTests", dependencies: ["OspreyFeatures", "OspreyCore"]),
+        .testTarget(
+            name: "OspreyModelTests",
+            dependencies: ["OspreyModel", "OspreyFeatures", "OspreyCore"]),
+        .testTarget(
+            name: "OspreyDaemonTests",
+            dependencies: ["OspreyDaemon", "OspreyKafka", "OspreyModel", "OspreyCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
