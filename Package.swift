@@ -31,25 +31,37 @@ let package = Package(
         .target(name: "OspreyKafka", dependencies: ["CRdKafka", "OspreyCore"]),
         .target(name: "OspreyFeatures", dependencies: ["CSimdjsonBridge", "OspreyCore"]),
         .target(name: "OspreyModel", dependencies: ["COpenBLAS", "OspreyCore", "OspreyFeatures"]),
+        .target(name: "OspreySimulator", dependencies: ["OspreyCore", "OspreyFeatures"]),
         .target(
             name: "OspreyDaemon",
             dependencies: ["OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel"]),
+        // Shared by the test targets only: where the data and the built binary are.
+        .target(name: "OspreyTestSupport", dependencies: ["OspreyCore"]),
         .executableTarget(
             name: "osprey",
             dependencies: [
                 "OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel", "OspreyDaemon",
+                "OspreySimulator",
             ]),
 
         .testTarget(name: "OspreyCoreTests", dependencies: ["OspreyCore"]),
-        .testTarget(name: "OspreyKafkaTests", dependencies: ["OspreyKafka", "OspreyCore"]),
         .testTarget(
-            name: "OspreyFeaturesTests", dependencies: ["OspreyFeatures", "OspreyCore"]),
+            name: "OspreyKafkaTests",
+            dependencies: ["OspreyKafka", "OspreyCore", "OspreyTestSupport"]),
+        .testTarget(
+            name: "OspreyFeaturesTests",
+            dependencies: ["OspreyFeatures", "OspreyCore", "OspreyTestSupport"]),
         .testTarget(
             name: "OspreyModelTests",
-            dependencies: ["OspreyModel", "OspreyFeatures", "OspreyCore"]),
+            dependencies: ["OspreyModel", "OspreyFeatures", "OspreyCore", "OspreyTestSupport"]),
         .testTarget(
             name: "OspreyDaemonTests",
-            dependencies: ["OspreyDaemon", "OspreyKafka", "OspreyModel", "OspreyCore"]),
+            dependencies: [
+                "OspreyDaemon", "OspreyKafka", "OspreyModel", "OspreyCore", "OspreyTestSupport",
+            ]),
+        .testTarget(
+            name: "OspreySimulatorTests",
+            dependencies: ["OspreySimulator", "OspreyFeatures", "OspreyCore", "OspreyTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
