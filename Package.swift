@@ -21,6 +21,9 @@ let package = Package(
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "CSimdjsonBridge",
             cxxSettings: [.unsafeFlags(["-O3"])],
@@ -29,7 +32,8 @@ let package = Package(
         // Swift modules, bottom up.
         .target(name: "OspreyCore"),
         .target(name: "OspreyKafka", dependencies: ["CRdKafka", "OspreyCore"]),
-        .target(name: "OspreyFeatures", dependencies: ["CSimdjsonBridge", "OspreyCore"]),
+        .target(
+            name: "OspreyFeatures", dependencies: ["CSimdjsonBridge", "CZlib", "OspreyCore"]),
         .target(name: "OspreyModel", dependencies: ["COpenBLAS", "OspreyCore", "OspreyFeatures"]),
         .target(name: "OspreySimulator", dependencies: ["OspreyCore", "OspreyFeatures"]),
         .target(
