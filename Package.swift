@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "OspreySimulator", dependencies: ["OspreyCore", "OspreyFeatures"]),
         .target(
             name: "OspreyDaemon",
-            dependencies: ["OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel"]),
+            dependencies: ["CZlib", "OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel"]),
         // Shared by the test targets only: where the data and the built binary are.
         .target(name: "OspreyTestSupport", dependencies: ["OspreyCore"]),
         .executableTarget(
