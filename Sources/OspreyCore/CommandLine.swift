@@ -9,8 +9,10 @@ public struct OptionSpec: Sendable {
     /// Whether the option may be given more than once.
     public let repeatable: Bool
 
-    public init(_ name: String, value valueName: String? = nil, repeatable: Bool = false,
-                help: String) {
+    public init(
+        _ name: String, value valueName: String? = nil, repeatable: Bool = false,
+        help: String
+    ) {
         self.name = name
         self.valueName = valueName
         self.help = help
@@ -36,8 +38,10 @@ public struct CommandSpec: Sendable {
     /// The placeholders for positional arguments, in order (`VERSION`); empty when none.
     public let arguments: [String]
 
-    public init(name: String, abstract: String, discussion: String = "",
-                arguments: [String] = [], options: [OptionSpec]) {
+    public init(
+        name: String, abstract: String, discussion: String = "",
+        arguments: [String] = [], options: [OptionSpec]
+    ) {
         self.name = name
         self.abstract = abstract
         self.discussion = discussion
@@ -65,9 +69,12 @@ public struct CommandSpec: Sendable {
         }
         let width = min(28, (labels.map(\.count).max() ?? 0) + 2)
         for (label, option) in zip(labels, allOptions) {
-            let padding = label.count + 2 <= width
-                ? String(repeating: " ", count: width - label.count) : "\n  " + String(
-                    repeating: " ", count: width)
+            let padding =
+                label.count + 2 <= width
+                ? String(repeating: " ", count: width - label.count)
+                : "\n  "
+                    + String(
+                        repeating: " ", count: width)
             let help = option.repeatable ? option.help + " Repeatable." : option.help
             text += "  " + label + padding + help + "\n"
         }
@@ -150,7 +157,9 @@ public struct ParsedArguments: Sendable {
 
     /// The value of `--name`, or a usage error naming it when it is missing.
     public func required(_ name: String) throws(UsageError) -> String {
-        guard let value = value(name) else { throw UsageError("missing required option '--\(name)'") }
+        guard let value = value(name) else {
+            throw UsageError("missing required option '--\(name)'")
+        }
         return value
     }
 

@@ -23,10 +23,12 @@ public enum LogValue: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func quotedIfNeeded(_ text: String) -> String {
-        let needsQuotes = text.isEmpty || text.utf8.contains { byte in
-            byte <= 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=")
-                || byte == UInt8(ascii: "\\") || byte == 0x7F
-        }
+        let needsQuotes =
+            text.isEmpty
+            || text.utf8.contains { byte in
+                byte <= 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "=")
+                    || byte == UInt8(ascii: "\\") || byte == 0x7F
+            }
         guard needsQuotes else { return text }
         var quoted = "\""
         for scalar in text.unicodeScalars {

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Synchronization
 
 /// Writes logfmt lines: `ts=… level=info logger=kafka msg="checkpoint written" partitions=6`.
 ///

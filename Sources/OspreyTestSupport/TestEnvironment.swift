@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import Foundation
 import OspreyCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where the tests find the shared data sets and the built `osprey` binary, and names that
 /// keep tests from colliding.
@@ -72,7 +73,11 @@ public struct MissingData: Error, CustomStringConvertible {
 
 private final class Counter: Sendable {
     private let value = Mutex(0)
-    func add() -> Int { value.withLock { $0 += 1; return $0 } }
+    func add() -> Int {
+        value.withLock {
+            $0 += 1; return $0
+        }
+    }
 }
 
 private let nameCounter = Counter()

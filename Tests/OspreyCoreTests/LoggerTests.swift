@@ -9,7 +9,8 @@ import Testing
 
     @Test func writesLogfmtWithQuotedValues() {
         let capture = Capture()
-        let sink = LogSink(minimumLevel: .info) { line in capture.lines.withLock { $0.append(line) } }
+        let sink = LogSink(minimumLevel: .info) { line in capture.lines.withLock { $0.append(line) }
+        }
         let logger = Logger(label: "test", sink: sink).with(.topic, "events")
         logger.info("checkpoint written", [.partition: 3, .path: "/tmp/a b", .bytes: 1024])
         logger.debug("not written")

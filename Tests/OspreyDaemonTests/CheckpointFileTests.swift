@@ -69,7 +69,8 @@ import Testing
 
         let parsed = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String: Any]
         let object = try #require(parsed)
-        #expect(object["text"] as? String == "quote \" backslash \\ newline \n tab \t bell \u{07} é")
+        #expect(
+            object["text"] as? String == "quote \" backslash \\ newline \n tab \t bell \u{07} é")
         #expect(object["number"] as? Double == 0.1)
         #expect(object["whole"] as? Int == 3)
         #expect(object["nan"] is NSNull)

@@ -23,7 +23,9 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: ":"))
     }
 
-    public mutating func string(_ value: String) { separate(); appendQuoted(value); needsComma = true }
+    public mutating func string(_ value: String) {
+        separate(); appendQuoted(value); needsComma = true
+    }
 
     public mutating func int<T: BinaryInteger>(_ value: T) {
         separate()

@@ -1,7 +1,8 @@
+import CZlib
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import CZlib
 
 /// A file that holds one checkpoint, written so that a crash at any moment leaves either the
 /// old checkpoint or the new one, never a mixture.
@@ -75,8 +76,9 @@ public struct CheckpointFile: Sendable {
         var refused: CheckpointError?
         if hasCurrent {
             do {
-                return Loaded(payload: try load(currentPath), path: currentPath,
-                              refusedCurrent: nil)
+                return Loaded(
+                    payload: try load(currentPath), path: currentPath,
+                    refusedCurrent: nil)
             } catch {
                 refused = error
             }
@@ -140,7 +142,9 @@ public struct CheckpointFile: Sendable {
             }
             offset += written
         }
-        guard fsync(descriptor) == 0 else { throw .io(path: path, operation: "fsync", errno: errno) }
+        guard fsync(descriptor) == 0 else {
+            throw .io(path: path, operation: "fsync", errno: errno)
+        }
     }
 
     private func syncDirectory() throws(CheckpointError) {
@@ -159,7 +163,9 @@ public struct CheckpointFile: Sendable {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes {
+                Glibc.read(descriptor, $0.baseAddress, $0.count)
+            }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw .io(path: path, operation: "read", errno: errno)
