@@ -2,7 +2,8 @@
 # Installs what Osprey needs to build, test and run its demo on a Debian machine that has the
 # Swift toolchain: the C libraries behind the system-library targets, kcat (the independent
 # Kafka client the tests use), promtool (checks the metrics format), and for the tests pandas
-# (an independent feature oracle) and jsonschema (validates alerts against their schema). Installs only what is missing, so a second run is quick.
+# (an independent feature oracle) and jsonschema (validates alerts against their schema).
+# Installs only what is missing, so a second run is quick.
 set -euo pipefail
 
 debian_packages=(
