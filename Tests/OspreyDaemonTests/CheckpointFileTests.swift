@@ -1,4 +1,5 @@
 import Foundation
+import OspreyCore
 import OspreyDaemon
 import OspreyTestSupport
 import Testing
