@@ -61,8 +61,8 @@ public enum StatsView {
             let auc = current.total("osprey_prequential_auc", matching: ["head": head])
             let ap = current.total(
                 "osprey_prequential_average_precision", matching: ["head": head])
-            return
-                "\(head) AUC \(auc.map { fixed($0, 3) } ?? "-") AP \(ap.map { fixed($0, 3) } ?? "-")"
+            let aucText = auc.map { fixed($0, 3) } ?? "-"
+            return "\(head) AUC \(aucText) AP \(ap.map { fixed($0, 3) } ?? "-")"
         }
         lines.append(
             "quality      " + (quality.isEmpty ? "no labels yet" : quality.joined(separator: ", ")))

@@ -28,8 +28,7 @@ enum SimulateCommand: Command {
             OptionSpec("seed", value: "N", help: "The seed of every random draw. Default 1."),
             OptionSpec(
                 "start", value: "MS",
-                help: "Event time of the start in milliseconds since the epoch. Default 2026-01-05."
-            ),
+                help: "The first event time, in milliseconds since the epoch. Default 2026-01-05."),
             OptionSpec(
                 "drift-at", value: "DURATION",
                 help: "Changes the fraud patterns this long after the start."),
