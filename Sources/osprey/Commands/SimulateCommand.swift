@@ -24,7 +24,8 @@ enum SimulateCommand: Command {
                 "rate", value: "N", help: "About N events per second of event time. Default 500."),
             OptionSpec("users", value: "N", help: "The number of regular users. Default 10000."),
             OptionSpec(
-                "duration", value: "DURATION", help: "How much event time to simulate. Default 1h."),
+                "duration", value: "DURATION",
+                help: "How much event time to simulate. Default 1h."),
             OptionSpec("seed", value: "N", help: "The seed of every random draw. Default 1."),
             OptionSpec(
                 "start", value: "MS",
