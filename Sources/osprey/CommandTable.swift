@@ -2,5 +2,7 @@
 ///
 /// Each command lives in a file of its own under `Commands/`.
 let commandTable: [any Command.Type] = [
-    SimulateCommand.self
+    BrokerCommand.self,
+    SimulateCommand.self,
+    StatsCommand.self,
 ]

@@ -1,0 +1,299 @@
+import CRdKafka
+import OspreyCore
+
+/// A consumer in a consumer group, over librdkafka's high-level consumer.
+///
+/// Offsets are stored explicitly: the consumer sets `enable.auto.offset.store=false`, and the
+/// caller stores the next offset of what it has processed with ``store(_:)``; librdkafka's
+/// auto-commit (on by default, `enable.auto.commit`) then commits what was stored, or the
+/// caller commits with ``commit(_:synchronously:)``.
+///
+/// Rebalances reach the caller as ``KafkaConsumerEvent/rebalance(_:)`` from ``poll(maxMessages:
+/// timeout:_:)``, for both eager and cooperative-sticky assignment.
+///
+/// Thread: one thread at a time, and never Swift's cooperative pool: `poll` blocks. The
+/// rebalance callback runs inside `poll` and `close` on the same thread.
+public final class KafkaConsumer {
+    private let client: RdKafkaClient
+    private let consumerQueue: OpaquePointer
+    private let rebalance: RdKafkaRebalanceState
+    /// Messages taken in the current poll, before they are handed out; kept to reuse its space.
+    private var collected: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+    /// A message that arrived in the same librdkafka call as a rebalance: it comes after the
+    /// rebalance, so it is handed out first by the next poll.
+    private var held: UnsafeMutablePointer<rd_kafka_message_t>?
+    private var closed = false
+
+    /// Creates a consumer; `group.id` and `bootstrap.servers` are required in `configuration`.
+    ///
+    /// - Parameter commitOnRevoke: Commit the stored offsets synchronously when partitions are
+    ///   revoked, before they go to another member (default true). Turn it off when offsets are
+    ///   committed through a producer's transaction instead.
+    /// - Throws: ``KafkaError`` naming the configuration key that librdkafka refused.
+    public init(
+        configuration: KafkaConfiguration, commitOnRevoke: Bool = true,
+        logger: Logger = Logger(label: "kafka")
+    ) throws(KafkaError) {
+        let settings = configuration.withDefaults([
+            "enable.auto.offset.store": "false",
+            "log_level": RdKafkaLog.librdkafkaLevel(for: LogSink.shared.minimumLevel),
+        ])
+        let conf = try RdKafkaConfiguration(settings)
+        let state = RdKafkaRebalanceState(commitOnRevoke: commitOnRevoke, logger: logger)
+        state.install(on: conf)
+        client = try RdKafkaClient(
+            kind: RD_KAFKA_CONSUMER, configuration: conf,
+            events: RD_KAFKA_EVENT_ERROR | RD_KAFKA_EVENT_STATS | RD_KAFKA_EVENT_OFFSET_COMMIT,
+            logger: logger, keepAlive: state)
+        rebalance = state
+        guard let queue = rd_kafka_queue_get_consumer(client.handle) else {
+            throw KafkaError(
+                RD_KAFKA_RESP_ERR__INVALID_ARG, operation: "create consumer",
+                detail: "a consumer needs group.id")
+        }
+        consumerQueue = queue
+        collected.reserveCapacity(1024)
+    }
+
+    deinit {
+        if !closed { _ = try? close() }
+        if let held { rd_kafka_message_destroy(held) }
+        rd_kafka_queue_destroy(consumerQueue)
+    }
+
+    /// Joins the group with these topics; partitions arrive through rebalance events.
+    ///
+    /// - Throws: ``KafkaError`` when librdkafka refuses the subscription.
+    public func subscribe(topics: [String]) throws(KafkaError) {
+        let list = RdKafkaPartitionList(
+            topics.map { TopicPartitionOffset(topic: $0, partition: -1, offset: .committed) })
+        try KafkaError.check(rd_kafka_subscribe(client.handle, list.pointer), "subscribe")
+    }
+
+    /// Reads these partitions from these positions without group assignment.
+    public func assign(_ partitions: [TopicPartitionOffset]) throws(KafkaError) {
+        let list = RdKafkaPartitionList(partitions)
+        try KafkaError.check(rd_kafka_assign(client.handle, list.pointer), "assign")
+    }
+
+    /// The partitions currently assigned to this member.
+    public func assignment() throws(KafkaError) -> [TopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        try KafkaError.check(rd_kafka_assignment(client.handle, &list), "read assignment")
+        guard let list else { return [] }
+        return RdKafkaPartitionList(taking: list).offsets.map(\.topicPartition)
+    }
+
+    /// Polls for up to `maxMessages` messages, waiting at most `timeout` for the first one,
+    /// and hands each to `body` as a borrowed view; returns the events that followed them.
+    ///
+    /// Every message given to `body` happened before every returned event: a poll stops
+    /// collecting at the first rebalance, partition end or error. Messages of partitions that a
+    /// rebalance revoked are dropped before `body` sees them (see ``KafkaRebalance``).
+    ///
+    /// - Important: The views are valid only inside `body`.
+    /// - Throws: ``KafkaError`` for a fatal error; the consumer cannot be used afterwards.
+    public func poll(
+        maxMessages: Int = 1000, timeout: Duration, _ body: (KafkaMessageView) -> Void
+    ) throws(KafkaError) -> [KafkaConsumerEvent] {
+        var events: [KafkaConsumerEvent] = []
+        try serveMainQueue(into: &events)
+        collect(maxMessages: maxMessages, timeout: events.isEmpty ? timeout : .zero, &events)
+        defer {
+            for message in collected { rd_kafka_message_destroy(message) }
+            collected.removeAll(keepingCapacity: true)
+        }
+        for message in collected { body(KafkaMessageView(message: message)) }
+        for event in events {
+            if case .error(let error) = event, error.isFatal { throw error }
+        }
+        return events
+    }
+
+    /// Polls like ``poll(maxMessages:timeout:_:)`` and returns owned copies of the messages.
+    public func poll(maxMessages: Int = 1000, timeout: Duration) throws(KafkaError)
+        -> (messages: [KafkaMessage], events: [KafkaConsumerEvent])
+    {
+        var messages: [KafkaMessage] = []
+        let events = try poll(maxMessages: maxMessages, timeout: timeout) { view in
+            messages.append(view.copy())
+        }
+        return (messages, events)
+    }
+
+    /// Takes messages into ``collected`` until the batch is full, nothing more is queued, or an
+    /// event happens.
+    private func collect(
+        maxMessages: Int, timeout: Duration, _ events: inout [KafkaConsumerEvent]
+    ) {
+        var wait = Int32(clamping: max(0, timeout.totalMilliseconds))
+        if let message = held {
+            held = nil
+            wait = 0
+            if !take(message, &events) { return }
+        }
+        while collected.count < maxMessages {
+            let message = rd_kafka_consumer_poll(client.handle, wait)
+            wait = 0
+            if !rebalance.pending.isEmpty {
+                takeRebalances(&events)
+                held = message
+                return
+            }
+            guard let message, take(message, &events) else { return }
+        }
+    }
+
+    /// Adds a message to the batch, or turns an error message into an event; false when the
+    /// batch must stop here.
+    private func take(
+        _ message: UnsafeMutablePointer<rd_kafka_message_t>, _ events: inout [KafkaConsumerEvent]
+    ) -> Bool {
+        let code = message.pointee.err
+        if code == RD_KAFKA_RESP_ERR_NO_ERROR {
+            collected.append(message)
+            return true
+        }
+        defer { rd_kafka_message_destroy(message) }
+        if code == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+            let view = KafkaMessageView(message: message)
+            events.append(.partitionEnd(view.topicPartition, offset: view.offset))
+        } else if code == RD_KAFKA_RESP_ERR__FATAL {
+            events.append(.error(KafkaError.fatal(client: client.handle, operation: "consume")))
+        } else {
+            let text = String(cString: rd_kafka_message_errstr(message))
+            events.append(.error(KafkaError(code, operation: "consume", detail: text)))
+        }
+        return false
+    }
+
+    /// Moves recorded rebalance steps into `events` and drops collected messages of the
+    /// partitions they revoked.
+    private func takeRebalances(_ events: inout [KafkaConsumerEvent]) {
+        for step in rebalance.pending {
+            if step.kind != .assigned {
+                let revoked = Set(step.partitions)
+                collected.removeAll { message in
+                    let view = KafkaMessageView(message: message)
+                    guard revoked.contains(view.topicPartition) else { return false }
+                    rd_kafka_message_destroy(message)
+                    return true
+                }
+            }
+            events.append(.rebalance(step))
+        }
+        rebalance.pending.removeAll()
+    }
+
+    /// Takes statistics, errors and commit results from the main queue.
+    private func serveMainQueue(into events: inout [KafkaConsumerEvent]) throws(KafkaError) {
+        try client.serve(timeout: .zero) { event throws(KafkaError) in
+            switch rd_kafka_event_type(event) {
+            case RD_KAFKA_EVENT_STATS:
+                if let text = rd_kafka_event_stats(event),
+                    let statistics = KafkaStatistics(json: String(cString: text))
+                {
+                    events.append(.statistics(statistics))
+                }
+            case RD_KAFKA_EVENT_ERROR:
+                events.append(.error(client.error(of: event, operation: "consume")))
+            case RD_KAFKA_EVENT_OFFSET_COMMIT:
+                let code = rd_kafka_event_error(event)
+                if code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__NO_OFFSET {
+                    events.append(.error(KafkaError(code, operation: "commit offsets")))
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Stores positions to be committed: for each partition, the offset of the next message to
+    /// read (one past the last processed; see ``KafkaMessage/nextOffset``).
+    ///
+    /// - Throws: ``KafkaError`` when a partition is not assigned to this member.
+    public func store(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+        let list = RdKafkaPartitionList(offsets)
+        try KafkaError.check(rd_kafka_offsets_store(client.handle, list.pointer), "store offsets")
+        if let error = list.firstError(operation: "store offset") { throw error }
+    }
+
+    /// Commits `offsets`, or every stored offset when nil.
+    ///
+    /// An asynchronous commit's failure arrives later as a ``KafkaConsumerEvent/error(_:)``.
+    /// - Throws: ``KafkaError`` for a synchronous commit that fails; having nothing to commit
+    ///   is not an error.
+    public func commit(_ offsets: [TopicPartitionOffset]? = nil, synchronously: Bool = true)
+        throws(KafkaError)
+    {
+        let list = offsets.map { RdKafkaPartitionList($0) }
+        let code = rd_kafka_commit(client.handle, list?.pointer, synchronously ? 0 : 1)
+        guard code != RD_KAFKA_RESP_ERR__NO_OFFSET else { return }
+        try KafkaError.check(code, "commit offsets")
+    }
+
+    /// The group's committed offsets for these partitions.
+    public func committed(_ partitions: [TopicPartition], timeout: Duration) throws(KafkaError)
+        -> [TopicPartitionOffset]
+    {
+        let list = RdKafkaPartitionList(partitions)
+        try KafkaError.check(
+            rd_kafka_committed(
+                client.handle, list.pointer, Int32(clamping: timeout.totalMilliseconds)),
+            "read committed offsets")
+        return list.offsets
+    }
+
+    /// Moves the read positions of assigned partitions.
+    public func seek(_ offsets: [TopicPartitionOffset], timeout: Duration) throws(KafkaError) {
+        let list = RdKafkaPartitionList(offsets)
+        try KafkaError.check(
+            taking: rd_kafka_seek_partitions(
+                client.handle, list.pointer, Int32(clamping: timeout.totalMilliseconds)),
+            "seek")
+        if let error = list.firstError(operation: "seek") { throw error }
+    }
+
+    /// Stops fetching these partitions until ``resume(_:)``; the assignment is kept.
+    public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
+        let list = RdKafkaPartitionList(partitions)
+        try KafkaError.check(rd_kafka_pause_partitions(client.handle, list.pointer), "pause")
+        if let error = list.firstError(operation: "pause") { throw error }
+    }
+
+    /// Fetches paused partitions again, from where they stopped.
+    public func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
+        let list = RdKafkaPartitionList(partitions)
+        try KafkaError.check(rd_kafka_resume_partitions(client.handle, list.pointer), "resume")
+        if let error = list.firstError(operation: "resume") { throw error }
+    }
+
+    /// Leaves the group: revokes the assignment (committing stored offsets when
+    /// `commitOnRevoke`), commits if auto-commit is on, and stops fetching.
+    ///
+    /// - Returns: the rebalance events of the final revocation, for a last checkpoint.
+    @discardableResult
+    public func close() throws(KafkaError) -> [KafkaConsumerEvent] {
+        guard !closed else { return [] }
+        closed = true
+        let code = rd_kafka_consumer_close(client.handle)
+        var events: [KafkaConsumerEvent] = []
+        takeRebalances(&events)
+        _ = try? client.serve(timeout: .zero) { _ in }
+        try KafkaError.check(code, "close consumer")
+        return events
+    }
+
+    /// Runs `body` with the group's metadata, for a transactional producer's offsets.
+    func withGroupMetadata<T>(_ body: (OpaquePointer) throws(KafkaError) -> T) throws(KafkaError)
+        -> T
+    {
+        guard let metadata = rd_kafka_consumer_group_metadata(client.handle) else {
+            throw KafkaError(
+                RD_KAFKA_RESP_ERR__STATE, operation: "read group metadata",
+                detail: "the consumer is not in a group")
+        }
+        defer { rd_kafka_consumer_group_metadata_destroy(metadata) }
+        return try body(metadata)
+    }
+}
