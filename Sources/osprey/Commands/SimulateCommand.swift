@@ -1,11 +1,13 @@
 import OspreyCore
+import OspreyKafka
 import OspreySimulator
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// `osprey simulate`: realistic traffic with labelled fraud and bot patterns, to a file.
+/// `osprey simulate`: realistic traffic with labelled fraud and bot patterns, to a file or to
+/// Kafka.
 enum SimulateCommand: Command {
     static let spec = CommandSpec(
         name: "simulate",
@@ -16,10 +18,20 @@ enum SimulateCommand: Command {
             testing, bots and promotion abuse mixed in. Each order gets a label (fraud with its
             fraud_type, or legit) and a share of clicks a label (bot or human), published
             --label-delay after the event. Events and labels are written as JSON lines in time
-            order; the same --seed gives the same bytes.
+            order; the same --seed gives the same bytes. To Kafka, events go to --topic and
+            labels to --labels-topic, keyed by user id, paced in real time by default, with
+            event time starting now.
             """,
         options: [
             OptionSpec("out", value: "FILE", help: "Writes the JSON lines to FILE; '-' is stdout."),
+            OptionSpec(
+                "bootstrap", value: "SERVERS",
+                help: "Produces to Kafka at these brokers instead of writing a file."),
+            OptionSpec("topic", value: "NAME", help: "The events topic. Default events."),
+            OptionSpec("labels-topic", value: "NAME", help: "The labels topic. Default labels."),
+            OptionSpec(
+                "speed", value: "FACTOR",
+                help: "Event time per wall time, or 'max'. Default 1 to Kafka, max to a file."),
             OptionSpec(
                 "rate", value: "N", help: "About N events per second of event time. Default 500."),
             OptionSpec("users", value: "N", help: "The number of regular users. Default 10000."),
@@ -60,31 +72,44 @@ enum SimulateCommand: Command {
     }
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let settings = try settings(from: arguments)
-        let path = try arguments.required("out")
-        guard let output = path == "-" ? fdopen(1, "w") : fopen(path, "w") else {
-            printError("cannot write \(path): \(String(cString: strerror(errno)))")
-            return ExitCode.failure
+        var settings = try settings(from: arguments)
+        let sink: any RecordSink
+        var speed: Double?
+        if let bootstrap = arguments.value("bootstrap") {
+            guard arguments.value("out") == nil else {
+                throw UsageError("give either '--out' or '--bootstrap', not both")
+            }
+            // Live traffic: event time starts now unless --start says otherwise.
+            if arguments.value("start") == nil { settings.startMs = wallClockMilliseconds() }
+            speed = try parseSpeed(arguments.value("speed") ?? "1")
+            sink = try KafkaRecordSink(
+                bootstrap: bootstrap, eventsTopic: arguments.value("topic") ?? "events",
+                labelsTopic: arguments.value("labels-topic") ?? "labels")
+        } else {
+            guard let path = arguments.value("out") else {
+                throw UsageError("give '--out FILE' or '--bootstrap SERVERS'")
+            }
+            speed = try parseSpeed(arguments.value("speed") ?? "max")
+            sink = try FileRecordSink(path: path)
         }
+
         var simulator = TrafficSimulator(settings: settings)
         var progress = SimulationProgress(total: settings.duration)
+        let started = ContinuousClock.now
         var written = 0
         while let record = simulator.next() {
-            var line = record.json
-            line.append(10)
-            guard fwrite(line, 1, line.count, output) == line.count else {
-                printError("cannot write \(path): \(String(cString: strerror(errno)))")
-                return ExitCode.failure
+            if let speed {
+                // Paced: wait until the record's moment, scaled by the speed factor.
+                let due = started + .milliseconds(Double(record.timeMs - settings.startMs) / speed)
+                if due > .now { try sink.idle(until: due) }
             }
+            try sink.write(record)
             written += 1
             if written % 4096 == 0 {
                 progress.update(simulatedMs: record.timeMs - settings.startMs)
             }
         }
-        guard fflush(output) == 0, path == "-" || fclose(output) == 0 else {
-            printError("cannot write \(path): \(String(cString: strerror(errno)))")
-            return ExitCode.failure
-        }
+        try sink.finish()
         let counts = simulator.counts
         var summary = "simulate: \(written) records:"
         for kind in ["click", "order", "label"] + SessionPatternNames.labelled {
@@ -92,6 +117,15 @@ enum SimulateCommand: Command {
         }
         printError(summary)
         return ExitCode.success
+    }
+
+    /// `max` (nil: no pacing) or a positive factor of event time to wall time.
+    static func parseSpeed(_ text: String) throws(UsageError) -> Double? {
+        if text == "max" { return nil }
+        guard let factor = Double(text), factor > 0, factor.isFinite else {
+            throw UsageError("option '--speed' expects a positive number or 'max', not '\(text)'")
+        }
+        return factor
     }
 }
 
