@@ -5,7 +5,7 @@
 /// - Important: Two different ids that hash alike would share state. With 128 bits the chance
 ///   is negligible for honest data (about 10⁻²⁰ for a billion ids), but the hash is not
 ///   cryptographic: someone who controls ids and knows the function could forge a collision.
-public struct EntityKey: Hashable, Sendable {
+public struct EntityKey: Hashable, Sendable, BitwiseCopyable {
     public var low: UInt64
     public var high: UInt64
 
