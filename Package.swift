@@ -54,7 +54,8 @@ let package = Package(
             dependencies: ["OspreyKafka", "OspreyCore", "OspreyTestSupport"]),
         .testTarget(
             name: "OspreyFeaturesTests",
-            dependencies: ["OspreyFeatures", "OspreyCore", "OspreyTestSupport"]),
+            dependencies: ["OspreyFeatures", "OspreyCore", "OspreyTestSupport"],
+            exclude: ["oracle"]),
         .testTarget(
             name: "OspreyModelTests",
             dependencies: ["OspreyModel", "OspreyFeatures", "OspreyCore", "OspreyTestSupport"]),

@@ -4,5 +4,6 @@
 let commandTable: [any Command.Type] = [
     BrokerCommand.self,
     SimulateCommand.self,
+    FeaturesCommand.self,
     StatsCommand.self,
 ]
