@@ -101,8 +101,8 @@ public final class Trainer {
         return history
     }
 
-    /// One optimisation step on the given rows; returns the combined loss.
-    func step(_ data: Dataset, rows: ArraySlice<Int>) -> Double {
+    /// One optimisation step on the rows at `rows` of `data`; returns the combined loss.
+    public func step(_ data: Dataset, rows: ArraySlice<Int>) -> Double {
         let count = rows.count
         gather(data, rows: rows)
         batch.pointer.withMemoryRebound(to: Float.self, capacity: count * data.width) { x in
