@@ -62,7 +62,8 @@ let package = Package(
             name: "OspreyDaemonTests",
             dependencies: [
                 "OspreyDaemon", "OspreyKafka", "OspreyModel", "OspreyCore", "OspreyTestSupport",
-            ]),
+            ],
+            exclude: ["schema"]),
         .testTarget(
             name: "OspreySimulatorTests",
             dependencies: ["OspreySimulator", "OspreyFeatures", "OspreyCore", "OspreyTestSupport"]),

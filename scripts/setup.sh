@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Osprey needs to build, test and run its demo on a Debian machine that has the
 # Swift toolchain: the C libraries behind the system-library targets, kcat (the independent
-# Kafka client the tests use), promtool (checks the metrics format) and pandas (the tests'
-# independent feature oracle). Installs only what is missing, so a second run is quick.
+# Kafka client the tests use), promtool (checks the metrics format), and for the tests pandas
+# (an independent feature oracle) and jsonschema (validates alerts against their schema).
+# Installs only what is missing, so a second run is quick.
 set -euo pipefail
 
 debian_packages=(
@@ -33,8 +34,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    if ! python3 -c 'import pandas' 2>/dev/null; then
-        echo "setup: installing pandas for the tests' independent feature oracle" >&2
-        python3 -m pip install --quiet --disable-pip-version-check pandas
-    fi
+    # pandas: the tests' independent feature oracle; jsonschema: validates alerts against
+    # config/alert.schema.json with a validator that is not ours.
+    for module in pandas jsonschema; do
+        if ! python3 -c "import $module" 2>/dev/null; then
+            echo "setup: installing $module for the tests" >&2
+            python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+                "$module"
+        fi
+    done
 fi

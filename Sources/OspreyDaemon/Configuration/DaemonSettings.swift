@@ -1,0 +1,148 @@
+import OspreyCore
+
+/// How alerts and offsets are delivered.
+public enum ProcessingGuarantee: String, Sendable, CaseIterable {
+    /// Alerts may repeat after a crash, always with the same `alert_id`.
+    case atLeastOnce = "at_least_once"
+    /// Alerts, scores, dead letters and offsets in one Kafka transaction.
+    case exactlyOnce = "exactly_once"
+}
+
+/// The daemon's own settings, read from the configuration file and `OSPREY_*` variables.
+///
+/// Keys under `kafka.` are not checked here: they go verbatim to librdkafka, which names any
+/// key or value it refuses. Every other key must be one of ``DaemonSettings/keys`` or belong
+/// to a section another module reads (``DaemonSettings/delegatedPrefixes``); anything else is
+/// an error naming the key and the line.
+///
+/// Thread: any; a value type.
+public struct DaemonSettings: Sendable {
+    /// librdkafka properties, without the `kafka.` prefix, as given.
+    public var kafka: [(key: String, value: String)]
+    public var groupID: String
+    public var eventsTopic: String
+    public var labelsTopic: String
+    public var alertsTopic: String
+    public var deadLetterTopic: String
+    /// The optional per-event score topic; nil when off.
+    public var scoresTopic: String?
+    public var stateDirectory: String
+    /// The model file to start from; nil means the newest version in the state directory.
+    public var modelPath: String?
+    public var guarantee: ProcessingGuarantee
+    public var checkpointInterval: Duration
+    /// Per-head thresholds above which a head fires; a head missing here never fires.
+    public var thresholds: [String: Double]
+    /// At most this many alerts per hour (0: no budget).
+    public var alertBudgetPerHour: Int
+    /// How many contributing features an alert carries.
+    public var alertTopFeatures: Int
+    public var batchMaxEvents: Int
+    public var batchMaxWait: Duration
+    public var maxEventBytes: Int
+    public var trainingEnabled: Bool
+    public var trainingInterval: Duration
+    public var metricsListen: String
+    public var logLevel: LogLevel
+    public var summaryInterval: Duration
+    public var shutdownTimeout: Duration
+    public var instanceName: String
+    /// Every setting as given (file, environment, defaults not included), for delegated
+    /// sections (`model.`, `training.`, `features.`) and for printing.
+    public var file: ConfigurationFile
+
+    /// Reads and validates `file`, filling defaults.
+    ///
+    /// - Parameter hostName: the default for `instance.name`.
+    /// - Throws: ``ConfigurationError`` naming the first key that is unknown, missing or wrong.
+    public init(_ file: ConfigurationFile, hostName: String) throws(ConfigurationError) {
+        try DaemonSettings.refuseUnknownKeys(file)
+        func entry(_ key: String) -> ConfigurationEntry {
+            if let entry = file.entry(key) { return entry }
+            let fallback = DaemonSettings.keys.first { $0.key == key }?.defaultValue ?? ""
+            return ConfigurationEntry(key: key, value: fallback, origin: .program)
+        }
+        guard let servers = file["kafka.bootstrap.servers"], !servers.isEmpty else {
+            throw ConfigurationError(
+                key: "kafka.bootstrap.servers", origin: nil,
+                reason: "required: the Kafka brokers as host:port,host:port (or 'embedded')")
+        }
+        kafka = file.entries.filter { $0.key.hasPrefix("kafka.") }
+            .map { (String($0.key.dropFirst("kafka.".count)), $0.value) }
+        groupID = file["kafka.group.id"] ?? "osprey"
+        if !kafka.contains(where: { $0.key == "group.id" }) {
+            kafka.append(("group.id", groupID))
+        }
+        eventsTopic = try DaemonSettings.topic(entry("topics.events"))
+        labelsTopic = try DaemonSettings.topic(entry("topics.labels"))
+        alertsTopic = try DaemonSettings.topic(entry("topics.alerts"))
+        deadLetterTopic = try DaemonSettings.topic(entry("topics.dead_letter"))
+        let scores = entry("topics.scores")
+        scoresTopic = scores.value.isEmpty ? nil : try DaemonSettings.topic(scores)
+        stateDirectory = entry("state.dir").value
+        let model = entry("model.path").value
+        modelPath = model.isEmpty ? nil : model
+        guarantee = ProcessingGuarantee(
+            rawValue: try entry("processing.guarantee").choice(
+                ProcessingGuarantee.allCases.map(\.rawValue)))!
+        checkpointInterval = try entry("checkpoint.interval").duration()
+        thresholds = [:]
+        for head in DaemonSettings.thresholdHeads {
+            let setting = entry("alerts.threshold." + head)
+            if setting.value == "off" { continue }
+            thresholds[head] = try setting.double(in: 0...1)
+        }
+        alertBudgetPerHour = try entry("alerts.budget.per_hour").int(in: 0...Int(Int32.max))
+        alertTopFeatures = try entry("alerts.top_features").int(in: 0...50)
+        batchMaxEvents = try entry("batch.max.events").int(in: 1...65_536)
+        batchMaxWait = try entry("batch.max.wait").duration()
+        maxEventBytes = try entry("events.max.bytes").int(in: 256...(16 << 20))
+        trainingEnabled = try entry("training.enabled").bool()
+        trainingInterval = try entry("training.interval").duration()
+        metricsListen = entry("metrics.listen").value
+        let level = entry("log.level")
+        guard let parsedLevel = LogLevel(name: level.value) else {
+            throw ConfigurationError(
+                key: level.key, origin: level.origin,
+                reason: "expected one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = parsedLevel
+        summaryInterval = try entry("log.summary.interval").duration()
+        shutdownTimeout = try entry("shutdown.timeout").duration()
+        let instance = entry("instance.name").value
+        instanceName = instance.isEmpty ? hostName : instance
+        self.file = file
+    }
+
+    /// The heads whose threshold has a key; distribution heads (`fraud_type`, `interest`) do
+    /// not fire on their own.
+    public static let thresholdHeads = ["fraud", "bot", "purchase"]
+
+    /// Sections read by other modules (the model, the trainer, the feature store), which check
+    /// their own keys.
+    public static let delegatedPrefixes = ["kafka.", "model.", "training.", "features."]
+
+    private static func refuseUnknownKeys(_ file: ConfigurationFile) throws(ConfigurationError) {
+        let known = Set(keys.map(\.key))
+        for entry in file.entries where !known.contains(entry.key) {
+            let delegated = delegatedPrefixes.contains { entry.key.hasPrefix($0) }
+            if !delegated {
+                throw ConfigurationError(
+                    key: entry.key, origin: entry.origin, reason: "unknown key")
+            }
+        }
+    }
+
+    private static func topic(_ entry: ConfigurationEntry) throws(ConfigurationError) -> String {
+        let valid = entry.value.utf8.allSatisfy { byte in
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                || byte == 46 || byte == 95 || byte == 45
+        }
+        guard !entry.value.isEmpty, entry.value.utf8.count <= 249, valid else {
+            throw ConfigurationError(
+                key: entry.key, origin: entry.origin,
+                reason: "a topic name is 1 to 249 of [a-zA-Z0-9._-], found '\(entry.value)'")
+        }
+        return entry.value
+    }
+}
