@@ -2,4 +2,5 @@
 ///
 /// Each command lives in a file of its own under `Commands/`.
 let commandTable: [any Command.Type] = [
+    BenchScoreCommand.self
 ]

@@ -4,7 +4,8 @@ public enum Activation {
     /// `y = max(0, y)` in place over `count` elements.
     @inline(__always)
     public static func relu<T: BLASScalar>(_ y: UnsafeMutablePointer<T>, count: Int) {
-        for index in 0..<count where y[index] < 0 { y[index] = 0 }
+        // Branch-free, so that it vectorises and random signs cost no mispredictions.
+        for index in 0..<count { y[index] = max(y[index], 0) }
     }
 
     /// `dy *= (y > 0)` in place: the ReLU's backward pass given its output `y`.
@@ -12,7 +13,7 @@ public enum Activation {
     public static func reluBackward<T: BLASScalar>(
         output y: UnsafePointer<T>, gradient dy: UnsafeMutablePointer<T>, count: Int
     ) {
-        for index in 0..<count where !(y[index] > 0) { dy[index] = 0 }
+        for index in 0..<count { dy[index] = y[index] > 0 ? dy[index] : 0 }
     }
 
     /// The logistic function, computed without overflow for large `|x|`.

@@ -35,6 +35,7 @@ public final class Dense<T: BLASScalar> {
     }
 
     /// `y = x W + b` for `rows` rows.
+    @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int, y: UnsafeMutablePointer<T>) {
         T.gemm(
             transA: false, transB: false, m: rows, n: outputs, k: inputs, alpha: 1,
@@ -49,6 +50,7 @@ public final class Dense<T: BLASScalar> {
     /// the gradient with respect to `x` into `dx` when it is given.
     ///
     /// `x` must be the input of the matching ``forward(x:rows:y:)``; `dy: [rows, outputs]`.
+    @_specialize(where T == Float)
     public func backward(
         x: UnsafePointer<T>, rows: Int, dy: UnsafePointer<T>,
         dx: UnsafeMutablePointer<T>?, accumulate: Bool = false

@@ -61,19 +61,20 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         experts.flatMap(\.parameters) + gates.flatMap(\.parameters)
             + towers.flatMap(\.parameters)
     }
-    public var multiplyAddsPerRow: Int {
-        experts.reduce(0) { $0 + denseMultiplyAdds($1.layers) } + denseMultiplyAdds(gates)
-            + towers.reduce(0) { $0 + denseMultiplyAdds($1.layers) }
-            + heads.count * experts.count * expertWidth
+    public var denseLayers: [Dense<T>] {
+        experts.flatMap(\.layers) + gates + towers.flatMap(\.layers)
     }
 
     /// Head `head`'s gate values of the last forward, `[rows, experts]`.
     public func gate(head: Int) -> UnsafeMutablePointer<T> { gateValues[head].pointer }
 
+    @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) {
         for expert in experts { expert.forward(x: x, rows: rows) }
         let width = expertWidth
         let count = experts.count
+        // Hoisted: the loops below must not touch class properties per row.
+        let expertOutputs = experts.map { UnsafePointer($0.output) }
         for head in heads.indices {
             let g = gateValues[head]
             g.reserve(rows: rows)
@@ -82,13 +83,14 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
             let m = mixed[head]
             m.reserve(rows: rows)
             m.zero()
+            let gatePointer = g.pointer
+            let target = m.pointer
             for row in 0..<rows {
-                let weights = g.row(row)
-                let target = m.row(row)
-                for (index, expert) in experts.enumerated() {
+                for index in 0..<count {
                     T.axpy(
-                        n: width, alpha: weights[index], x: expert.output + row * width,
-                        incX: 1, y: target, incY: 1)
+                        n: width, alpha: gatePointer[row * count + index],
+                        x: expertOutputs[index] + row * width, incX: 1, y: target + row * width,
+                        incY: 1)
                 }
             }
             towers[head].forward(x: m.pointer, rows: rows)
@@ -97,6 +99,7 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
 
     public func logits(head: Int) -> UnsafeMutablePointer<T> { towers[head].output }
 
+    @_specialize(where T == Float)
     public func backward(x: UnsafePointer<T>, rows: Int, dLogits: [UnsafePointer<T>?]) {
         let width = expertWidth
         let count = experts.count
@@ -106,24 +109,28 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         }
         dMixed.reserve(rows: rows)
         dGate.reserve(rows: rows)
+        let expertOutputs = experts.map { UnsafePointer($0.output) }
+        let dExpertPointers = dExperts.map(\.pointer)
         var any = false
         for head in heads.indices {
             guard let gradient = dLogits[head] else { continue }
             any = true
             towers[head].backward(
                 x: mixed[head].pointer, rows: rows, dOutput: gradient, dx: dMixed.pointer)
-            let g = gateValues[head]
+            let g = gateValues[head].pointer
+            let dMixedPointer = dMixed.pointer
+            let dGatePointer = dGate.pointer
             for row in 0..<rows {
-                let dm = dMixed.row(row)
-                let weights = g.row(row)
-                let dg = dGate.row(row)
+                let dm = dMixedPointer + row * width
+                let weights = g + row * count
+                let dg = dGatePointer + row * count
                 var weighted: T = 0
-                for (index, expert) in experts.enumerated() {
+                for index in 0..<count {
                     T.axpy(
                         n: width, alpha: weights[index], x: dm, incX: 1,
-                        y: dExperts[index].row(row), incY: 1)
+                        y: dExpertPointers[index] + row * width, incY: 1)
                     dg[index] = T.dot(
-                        n: width, x: dm, incX: 1, y: expert.output + row * width, incY: 1)
+                        n: width, x: dm, incX: 1, y: expertOutputs[index] + row * width, incY: 1)
                     weighted += weights[index] * dg[index]
                 }
                 for index in 0..<count { dg[index] = weights[index] * (dg[index] - weighted) }

@@ -23,12 +23,17 @@ public protocol MultiTaskNetwork<Scalar>: AnyObject {
     /// network (several for ``Architecture/singleTask``, one otherwise).
     var parameterGroups: [[Parameter<Scalar>]] { get }
 
-    /// Multiply-adds per example in a forward pass, for the benchmark's GFLOP/s figure.
-    var multiplyAddsPerRow: Int { get }
+    /// Every dense layer in the order a forward pass runs them, for the benchmark, which
+    /// times `gemm` alone on the same shapes.
+    var denseLayers: [Dense<Scalar>] { get }
 }
 
 extension MultiTaskNetwork {
     public var parameterGroups: [[Parameter<Scalar>]] { [parameters] }
+
+    /// Multiply-adds per row in the dense layers of a forward pass (the mixing, activations
+    /// and bias additions are not counted).
+    public var multiplyAddsPerRow: Int { denseLayers.reduce(0) { $0 + $1.inputs * $1.outputs } }
 }
 
 /// The widths of a network's layers.
@@ -62,8 +67,4 @@ public func makeNetwork<T: BLASScalar>(
     case .singleTask:
         return SingleTaskNetwork<T>(inputs: inputs, heads: heads, shape: shape, random: &random)
     }
-}
-
-func denseMultiplyAdds(_ layers: [Dense<some BLASScalar>]) -> Int {
-    layers.reduce(0) { $0 + $1.inputs * $1.outputs }
 }

@@ -28,10 +28,9 @@ public final class SharedBottomNetwork<T: BLASScalar>: MultiTaskNetwork {
     public var architecture: Architecture { .sharedBottom }
     public var inputWidth: Int { bottom.inputWidth }
     public var parameters: [Parameter<T>] { bottom.parameters + towers.flatMap(\.parameters) }
-    public var multiplyAddsPerRow: Int {
-        denseMultiplyAdds(bottom.layers) + towers.reduce(0) { $0 + denseMultiplyAdds($1.layers) }
-    }
+    public var denseLayers: [Dense<T>] { bottom.layers + towers.flatMap(\.layers) }
 
+    @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) {
         let shared = UnsafePointer(bottom.forward(x: x, rows: rows))
         for tower in towers { tower.forward(x: shared, rows: rows) }
@@ -39,6 +38,7 @@ public final class SharedBottomNetwork<T: BLASScalar>: MultiTaskNetwork {
 
     public func logits(head: Int) -> UnsafeMutablePointer<T> { towers[head].output }
 
+    @_specialize(where T == Float)
     public func backward(x: UnsafePointer<T>, rows: Int, dLogits: [UnsafePointer<T>?]) {
         dBottom.reserve(rows: rows)
         dBottom.zero()

@@ -21,14 +21,16 @@ public final class SingleTaskNetwork<T: BLASScalar>: MultiTaskNetwork {
     public var inputWidth: Int { members[0].inputWidth }
     public var parameters: [Parameter<T>] { members.flatMap(\.parameters) }
     public var parameterGroups: [[Parameter<T>]] { members.map(\.parameters) }
-    public var multiplyAddsPerRow: Int { members.reduce(0) { $0 + $1.multiplyAddsPerRow } }
+    public var denseLayers: [Dense<T>] { members.flatMap(\.denseLayers) }
 
+    @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) {
         for member in members { member.forward(x: x, rows: rows) }
     }
 
     public func logits(head: Int) -> UnsafeMutablePointer<T> { members[head].logits(head: 0) }
 
+    @_specialize(where T == Float)
     public func backward(x: UnsafePointer<T>, rows: Int, dLogits: [UnsafePointer<T>?]) {
         for (head, member) in members.enumerated() where dLogits[head] != nil {
             member.backward(x: x, rows: rows, dLogits: [dLogits[head]])

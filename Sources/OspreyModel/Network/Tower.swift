@@ -37,6 +37,7 @@ public final class Tower<T: BLASScalar> {
 
     /// Runs the tower on `x: [rows, inputWidth]`; the result is in ``output``.
     @discardableResult
+    @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) -> UnsafeMutablePointer<T> {
         var input = x
         for (index, layer) in layers.enumerated() {
@@ -55,6 +56,7 @@ public final class Tower<T: BLASScalar> {
     ///
     /// Adds the parameters' gradients and writes (or adds, when `accumulate`) the gradient
     /// with respect to `x` into `dx` when it is given. `dOutput` is not modified.
+    @_specialize(where T == Float)
     public func backward(
         x: UnsafePointer<T>, rows: Int, dOutput: UnsafePointer<T>,
         dx: UnsafeMutablePointer<T>?, accumulate: Bool = false
