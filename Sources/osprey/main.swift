@@ -1,7 +1,8 @@
+import OspreyCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import OspreyCore
 
 /// The front end: finds the subcommand, handles `--help` and `--version`, maps errors to exit
 /// codes (64 for usage errors, 1 for failures).
@@ -15,7 +16,8 @@ func runMain(_ words: [String]) -> Int32 {
         return ExitCode.success
     }
     // Commands may have two words (`model list`): prefer the longest name that matches.
-    let match = commandTable
+    let match =
+        commandTable
         .filter { command in
             let name = command.spec.name.split(separator: " ").map(String.init)
             return words.count >= name.count && Array(words.prefix(name.count)) == name

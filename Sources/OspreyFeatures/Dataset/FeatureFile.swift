@@ -1,0 +1,250 @@
+/// The formats that ``FeatureFileReader`` and `osprey features` read.
+public enum InputFormat: String, Sendable, CaseIterable {
+    /// The event contract of DESIGN.md: clicks, orders and labels, one JSON object a line.
+    case events
+    /// The Fraud Detection Handbook's transactions (`../shared/data/handbook`).
+    case handbook
+    /// The YooChoose clickstream (`../shared/data/yoochoose`).
+    case yoochoose
+}
+
+/// Whether an event is a click or an order.
+public enum EventKind: Sendable {
+    case click, order
+}
+
+/// The truth a file carries about an event (handbook: fraud and scenario; simulator files
+/// later: also bot). Nil where the file says nothing.
+public struct EventTruth: Sendable, Equatable {
+    public var fraud: Bool?
+    public var fraudType: String?
+    public var bot: Bool?
+
+    public init(fraud: Bool? = nil, fraudType: String? = nil, bot: Bool? = nil) {
+        self.fraud = fraud
+        self.fraudType = fraudType
+        self.bot = bot
+    }
+
+    /// The handbook's scenarios 1, 2 and 3 as fraud types (index 0 is genuine).
+    public static let handbookFraudTypes: [String?] = [
+        nil, "high_amount", "compromised_terminal", "compromised_card",
+    ]
+}
+
+/// One event's vector, handed to a closure.
+///
+/// - Important: `values` and `exactValues` point into the reader's buffer and are valid only
+///   during the call; copy them to keep them.
+public struct FeatureRow {
+    public let eventID: String
+    public let userID: String
+    public let timestampMs: Int64
+    public let kind: EventKind
+    public let category: String?
+    public let sessionID: String?
+    /// The vector in ``FeatureFileReader/schema`` order, as the model consumes it.
+    public let values: UnsafeBufferPointer<Float>
+    /// The same vector in double precision, as the store computed it (`values` are these
+    /// rounded to Float).
+    public let exactValues: UnsafeBufferPointer<Double>
+    public let truth: EventTruth
+    /// The line of the file this event came from, counting from 1.
+    public let lineNumber: Int
+}
+
+/// Where a long read has got to, for progress reports.
+public struct ReadProgress: Sendable {
+    public var lines: Int
+    public var rows: Int
+    /// Bytes of the file consumed (compressed bytes for a gzip file) and its size.
+    public var bytesRead: Int64
+    public var fileBytes: Int64
+    public var fraction: Double { fileBytes == 0 ? 1 : Double(bytesRead) / Double(fileBytes) }
+}
+
+/// Reads an input file in order and computes every event's vector with the daemon's code path
+/// (the same decoder and ``FeatureStore``).
+///
+/// Lines that do not decode are skipped and counted by reason in ``rejected``, with the first
+/// few kept in ``firstRejections``; nothing is dropped silently. For the handbook format each
+/// transaction's label becomes known ``FeatureConfiguration/labelDelay`` after it and is
+/// applied to the store before any later event; for the events format, label lines are applied
+/// when read.
+///
+/// Thread: one thread at a time.
+public struct FeatureFileReader {
+    public let path: String
+    public let format: InputFormat
+    public let configuration: FeatureConfiguration
+    /// The schema of the vectors this reader produces.
+    public let schema: FeatureSchema
+    /// The store of the latest ``forEach(_:)``, for its statistics.
+    public private(set) var store: FeatureStore
+    /// Lines refused, by reason.
+    public private(set) var rejected: [DecodeReason: Int] = [:]
+    /// The first refused lines (at most ten), with their line numbers.
+    public private(set) var firstRejections: [(line: Int, error: DecodeError)] = []
+    /// Called about every 65,536 lines with where the read has got to.
+    public var progress: ((ReadProgress) -> Void)?
+
+    /// - Throws: ``FeatureConfigurationError`` for a bad configuration, ``FeatureFileError``
+    ///   when the file cannot be opened.
+    public init(path: String, format: InputFormat, configuration: FeatureConfiguration = .init())
+        throws
+    {
+        var configuration = configuration
+        configuration.bookFeatures = format == .handbook
+        self.path = path
+        self.format = format
+        self.configuration = configuration
+        store = try FeatureStore(configuration: configuration)
+        schema = store.schema
+        _ = try LineReader(path: path, maxLineBytes: configuration.maxMessageBytes)
+    }
+
+    /// Reads the file in order, computes every event's vector with the daemon's code path, and
+    /// calls `body` with each. A fresh store is used on every call.
+    ///
+    /// - Throws: what `body` throws (which stops the read), or ``FeatureFileError`` when the
+    ///   file cannot be read.
+    public mutating func forEach(_ body: (borrowing FeatureRow) throws -> Void) throws {
+        store = try FeatureStore(configuration: configuration)
+        rejected = [:]
+        firstRejections = []
+        var pass = ReadPass(
+            store: store, format: format, configuration: configuration, schema: schema)
+        let lines = try LineReader(path: path, maxLineBytes: configuration.maxMessageBytes)
+        defer {
+            rejected = pass.rejected
+            firstRejections = pass.firstRejections
+        }
+        var rows = 0
+        while let more = try lines.next({ line in
+            try pass.handle(line, number: lines.lineNumber, body)
+        }) {
+            if more { rows += 1 }
+            if lines.lineNumber & 0xffff == 0, let progress {
+                progress(
+                    ReadProgress(
+                        lines: lines.lineNumber, rows: rows, bytesRead: lines.bytesRead,
+                        fileBytes: lines.fileBytes))
+            }
+        }
+        progress?(
+            ReadProgress(
+                lines: lines.lineNumber, rows: rows, bytesRead: lines.fileBytes,
+                fileBytes: lines.fileBytes))
+    }
+}
+
+/// The state of one read: decoders, scheduled labels and the vector buffers.
+private struct ReadPass {
+    let store: FeatureStore
+    let format: InputFormat
+    let schema: FeatureSchema
+    let labelDelayMs: Int64
+    let events: EventDecoder
+    let handbook: HandbookDecoder
+    let yoochoose: YoochooseDecoder
+    var exact: [Double]
+    var single: [Float]
+    var scheduled: ContiguousArray<DecodedEvent> = []
+    var scheduledHead = 0
+    var rejected: [DecodeReason: Int] = [:]
+    var firstRejections: [(line: Int, error: DecodeError)] = []
+
+    init(
+        store: FeatureStore, format: InputFormat, configuration: FeatureConfiguration,
+        schema: FeatureSchema
+    ) {
+        self.store = store
+        self.format = format
+        self.schema = schema
+        labelDelayMs = configuration.labelDelay.totalMilliseconds
+        events = EventDecoder(maxBytes: configuration.maxMessageBytes)
+        handbook = HandbookDecoder(maxBytes: configuration.maxMessageBytes)
+        yoochoose = YoochooseDecoder(maxBytes: configuration.maxMessageBytes)
+        exact = Array(repeating: 0, count: schema.count)
+        single = Array(repeating: 0, count: schema.count)
+    }
+
+    /// Handles one line; returns whether it produced a row.
+    mutating func handle(
+        _ line: UnsafeRawBufferPointer, number: Int, _ body: (borrowing FeatureRow) throws -> Void
+    ) throws -> Bool {
+        if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return false }
+        var facts = LineFacts(eventID: "", userID: "")
+        let event: DecodedEvent
+        do {
+            event = try decode(line, number: number, facts: &facts)
+            if event.kind == .label {
+                store.apply(label: event)
+                return false
+            }
+            applyScheduledLabels(upTo: event.timestampMs)
+            try exact.withUnsafeMutableBufferPointer { vector throws(DecodeError) in
+                try store.process(event, into: vector)
+            }
+        } catch {
+            reject(error, line: number)
+            return false
+        }
+        if format == .handbook {
+            var label = event
+            label.kind = .label
+            label.timestampMs = event.timestampMs + labelDelayMs
+            scheduled.append(label)
+        }
+        for index in exact.indices { single[index] = Float(exact[index]) }
+        try exact.withUnsafeBufferPointer { exactValues in
+            try single.withUnsafeBufferPointer { values in
+                try body(
+                    FeatureRow(
+                        eventID: facts.eventID, userID: facts.userID,
+                        timestampMs: event.timestampMs,
+                        kind: event.kind == .order ? .order : .click,
+                        category: facts.category, sessionID: facts.sessionID, values: values,
+                        exactValues: exactValues, truth: facts.truth, lineNumber: number))
+            }
+        }
+        return true
+    }
+
+    private func decode(_ line: UnsafeRawBufferPointer, number: Int, facts: inout LineFacts)
+        throws(DecodeError) -> DecodedEvent
+    {
+        switch format {
+        case .events:
+            let event = try events.decode(line)
+            facts.eventID =
+                events.text(of: .eventID) ?? events.text(of: .orderID) ?? ""
+            facts.userID = events.text(of: .userID) ?? ""
+            facts.category = events.text(of: .category)
+            facts.sessionID = events.text(of: .sessionID)
+            return event
+        case .handbook:
+            return try handbook.decode(line, facts: &facts)
+        case .yoochoose:
+            return try yoochoose.decode(line, line: number, facts: &facts)
+        }
+    }
+
+    /// Applies the handbook labels that are known by `time` (a label known at the same moment
+    /// as an event counts for it).
+    private mutating func applyScheduledLabels(upTo time: Int64) {
+        while scheduledHead < scheduled.count, scheduled[scheduledHead].timestampMs <= time {
+            store.apply(label: scheduled[scheduledHead])
+            scheduledHead += 1
+        }
+        if scheduledHead > 65_536, scheduledHead * 2 > scheduled.count {
+            scheduled.removeFirst(scheduledHead)
+            scheduledHead = 0
+        }
+    }
+
+    private mutating func reject(_ error: DecodeError, line: Int) {
+        rejected[error.reason, default: 0] += 1
+        if firstRejections.count < 10 { firstRejections.append((line, error)) }
+    }
+}

@@ -1,0 +1,270 @@
+/// Counts that a feature store keeps about what it was given, for metrics and reports.
+public struct StoreStatistics: Sendable, Equatable {
+    /// Click and order events recorded.
+    public var events = 0
+    /// Events older than the allowed lateness, recorded at the lateness bound.
+    public var lateEvents = 0
+    /// Events refused because their time lay too far ahead of the stream.
+    public var futureEvents = 0
+    /// Labels that found their order, and labels that did not (unknown, expired, repeated).
+    public var labelsApplied = 0
+    public var labelsUnmatched = 0
+    /// Entities forgotten after being idle.
+    public var evictedEntities = 0
+    /// Countries or categories beyond the interning limit, counted as one shared value.
+    public var overflowValues = 0
+}
+
+/// The memory a store holds, counted from its structures.
+public struct StateBytes: Sendable, Equatable {
+    /// Entities tracked (users, merchants, devices and IPs together).
+    public var entities: Int
+    /// Events held in windows, counted once per entity that keeps them.
+    public var heldEvents: Int
+    /// Bytes that do not grow with events: records, window state, indexes, value tables.
+    public var fixedBytes: Int
+    /// Bytes of the event buffers (their allocated capacity).
+    public var eventBytes: Int
+    /// Bytes of the orders awaiting labels.
+    public var pendingLabelBytes: Int
+
+    public var totalBytes: Int { fixedBytes + eventBytes + pendingLabelBytes }
+    public var fixedBytesPerEntity: Double {
+        entities == 0 ? 0 : Double(fixedBytes) / Double(entities)
+    }
+    public var bytesPerHeldEvent: Double {
+        heldEvents == 0 ? 0 : Double(eventBytes) / Double(heldEvents)
+    }
+}
+
+/// An order that a label may still judge: which merchant, and when.
+struct PendingOrder: Equatable {
+    var merchant: EntityKey
+    var time: Int64
+}
+
+/// The rolling feature store of one partition: every entity's events over event time, and the
+/// vector of each event computed as it arrives.
+///
+/// Entities are users, merchants (or terminals), devices and IPs. For each event the store
+/// records it with every entity it names and writes the vector in ``schema`` order. Labels
+/// (``apply(label:)``) feed the merchants' fraud rates, which look only at transactions that
+/// ended ``FeatureConfiguration/riskDelay`` before the event.
+///
+/// Event time is the stream's: the store's clock (``watermark``) is the newest event time it
+/// has seen. Events up to ``FeatureConfiguration/allowedLateness`` behind it are placed
+/// exactly; older ones are counted in ``StoreStatistics/lateEvents`` and recorded as if they
+/// happened at the lateness bound.
+///
+/// Thread: one thread at a time (the partition's poll loop); not Sendable.
+public final class FeatureStore {
+    public let configuration: FeatureConfiguration
+    public let schema: FeatureSchema
+    let layout: FeatureLayout
+
+    let users: EntityTable
+    let merchants: EntityTable
+    let devices: EntityTable
+    let ips: EntityTable
+    var countries: [UInt64: UInt32] = [:]
+    var categories: [UInt64: UInt32] = [:]
+    var pending: [UInt64: PendingOrder] = [:]
+    var pendingQueue: ContiguousArray<PendingLabelSlot> = []
+    var pendingHead = 0
+
+    /// The newest event time seen, epoch milliseconds (`Int64.min` before the first event).
+    public internal(set) var watermark: Int64 = .min
+    var nextSweep: Int64 = .min
+    public internal(set) var statistics = StoreStatistics()
+
+    /// At most this many countries and as many categories are told apart.
+    static let valueLimit = 1 << 20
+    static let sweepIntervalMs: Int64 = 3_600_000
+
+    /// - Throws: ``FeatureConfigurationError`` when the configuration contradicts itself.
+    public init(configuration: FeatureConfiguration = .init()) throws(FeatureConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        layout = FeatureLayout(configuration)
+        schema = FeatureSchema(names: layout.names)
+        let retention = configuration.retentionMs
+        let windows = configuration.windows.map(\.totalMilliseconds)
+        users = EntityTable(
+            windowsMs: windows, retentionMs: retention, tracksAttributes: true, tracksFrauds: false)
+        merchants = EntityTable(
+            windowsMs: windows, retentionMs: retention, tracksAttributes: false, tracksFrauds: true)
+        let network = configuration.networkWindows.map(\.totalMilliseconds)
+        devices = EntityTable(
+            windowsMs: network, retentionMs: retention, tracksAttributes: false,
+            tracksFrauds: false)
+        ips = EntityTable(
+            windowsMs: network, retentionMs: retention, tracksAttributes: false,
+            tracksFrauds: false)
+    }
+
+    /// Records a click or an order and writes its vector.
+    ///
+    /// - Parameter vector: at least ``schema``'s count of values; filled in schema order.
+    /// - Throws: ``DecodeError`` with reason `future_timestamp` when the event lies more than
+    ///   ``FeatureConfiguration/futureTolerance`` ahead of the ``watermark``; the store is then
+    ///   unchanged.
+    public func process(_ event: DecodedEvent, into vector: UnsafeMutableBufferPointer<Double>)
+        throws(DecodeError)
+    {
+        precondition(event.kind != .label, "labels go to apply(label:)")
+        precondition(vector.count >= layout.count, "the vector is shorter than the schema")
+        var time = event.timestampMs
+        var late = false
+        if watermark != .min {
+            guard time <= watermark + configuration.futureTolerance.totalMilliseconds else {
+                statistics.futureEvents += 1
+                throw DecodeError(
+                    .futureTimestamp, field: "ts",
+                    "the event lies more than the future tolerance ahead of the stream")
+            }
+            let bound = watermark - configuration.allowedLateness.totalMilliseconds
+            if time < bound {
+                time = bound
+                late = true
+                statistics.lateEvents += 1
+            }
+        }
+        advanceClock(to: time)
+        statistics.events += 1
+
+        let isOrder = event.kind == .order
+        let entry = RingEntry(
+            time: time, cents: isOrder ? event.amountCents : 0, flags: isOrder ? 1 : 0)
+        let noAttributes = RingAttributes(
+            device: RingAttributes.none, ip: RingAttributes.none, country: RingAttributes.none,
+            category: RingAttributes.none)
+        var attributes = noAttributes
+        attributes.country = intern(event.countryHash, in: &countries)
+        attributes.category = intern(event.categoryHash, in: &categories)
+
+        if let device = event.device {
+            let update = devices.update(device, time: time, entry: entry, attributes: noAttributes)
+            attributes.device = update.slot
+            writeNetwork(devices, update, at: layout.device, vector)
+        } else {
+            clearNetwork(at: layout.device, vector)
+        }
+        if let ip = event.ip {
+            let update = ips.update(ip, time: time, entry: entry, attributes: noAttributes)
+            attributes.ip = update.slot
+            writeNetwork(ips, update, at: layout.ip, vector)
+        } else {
+            clearNetwork(at: layout.ip, vector)
+        }
+        let user = users.update(event.user, time: time, entry: entry, attributes: attributes)
+        writeEvent(entry, late: late, vector)
+        writeUser(user, entry: entry, attributes: attributes, vector)
+        if let merchant = event.merchant {
+            let update = merchants.update(
+                merchant, time: time, entry: entry, attributes: noAttributes)
+            writeMerchant(update, time: time, vector)
+            if isOrder { remember(order: event.eventHash, merchant: merchant, time: time) }
+        } else {
+            for offset in layout.merchant..<layout.device { vector[offset] = 0 }
+            vector[layout.merchant + FeatureLayout.MerchantFeature.secondsSincePrevious.rawValue] =
+                -1
+        }
+        if let book = layout.book { writeBook(at: book, entry: entry, vector) }
+    }
+
+    /// Applies a label to the order it judges: a fraud counts in its merchant's fraud rate
+    /// from now on. Returns whether the order was found.
+    ///
+    /// - Important: The first label of an order is final; later ones for the same order are
+    ///   counted as unmatched.
+    @discardableResult
+    public func apply(label: DecodedEvent) -> Bool {
+        guard let order = pending.removeValue(forKey: label.eventHash) else {
+            statistics.labelsUnmatched += 1
+            return false
+        }
+        if label.labelFraud, !merchants.addFraud(order.merchant, time: order.time) {
+            statistics.labelsUnmatched += 1
+            return false
+        }
+        statistics.labelsApplied += 1
+        return true
+    }
+
+    /// Entities tracked now, of every kind.
+    public var trackedEntities: Int {
+        users.liveCount + merchants.liveCount + devices.liveCount + ips.liveCount
+    }
+
+    /// The memory held, from the structures' sizes and capacities.
+    public func stateBytes() -> StateBytes {
+        var bytes = StateBytes(
+            entities: 0, heldEvents: 0, fixedBytes: 0, eventBytes: 0, pendingLabelBytes: 0)
+        for table in [users, merchants, devices, ips] {
+            let (fixed, perEvent, events) = table.stateBytes()
+            bytes.entities += table.liveCount
+            bytes.fixedBytes += fixed
+            bytes.eventBytes += perEvent
+            bytes.heldEvents += events
+        }
+        // A dictionary entry holds the key and value plus about one byte of metadata, at a
+        // load of up to 75%.
+        let entry = MemoryLayout<UInt64>.stride + MemoryLayout<PendingOrder>.stride + 1
+        bytes.pendingLabelBytes =
+            pending.capacity * entry + pendingQueue.capacity
+            * MemoryLayout<PendingLabelSlot>.stride
+        bytes.fixedBytes += (countries.capacity + categories.capacity) * 13
+        return bytes
+    }
+
+    // MARK: Clock, interning, labels
+
+    private func advanceClock(to time: Int64) {
+        guard time > watermark else { return }
+        watermark = time
+        if nextSweep == .min { nextSweep = time + FeatureStore.sweepIntervalMs }
+        guard time >= nextSweep else { return }
+        nextSweep = time + FeatureStore.sweepIntervalMs
+        let bound = time - configuration.idleEviction.totalMilliseconds
+        for table in [users, merchants, devices, ips] {
+            statistics.evictedEntities += table.evict(idleBefore: bound)
+        }
+        expirePending(before: time - configuration.labelHorizon.totalMilliseconds)
+    }
+
+    @inline(__always)
+    private func intern(_ hash: UInt64, in table: inout [UInt64: UInt32]) -> UInt32 {
+        guard hash != 0 else { return RingAttributes.none }
+        if let id = table[hash] { return id }
+        guard table.count < FeatureStore.valueLimit else {
+            statistics.overflowValues += 1
+            return UInt32(FeatureStore.valueLimit)
+        }
+        let id = UInt32(table.count)
+        table[hash] = id
+        return id
+    }
+
+    private func remember(order hash: UInt64, merchant: EntityKey, time: Int64) {
+        pending[hash] = PendingOrder(merchant: merchant, time: time)
+        pendingQueue.append(PendingLabelSlot(hash: hash, time: time))
+    }
+
+    private func expirePending(before bound: Int64) {
+        while pendingHead < pendingQueue.count, pendingQueue[pendingHead].time < bound {
+            let slot = pendingQueue[pendingHead]
+            if pending[slot.hash]?.time == slot.time { pending.removeValue(forKey: slot.hash) }
+            pendingHead += 1
+        }
+        if pendingHead > 4096, pendingHead * 2 > pendingQueue.count {
+            pendingQueue.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+    }
+}
+
+/// An order in the label horizon's queue, oldest first.
+struct PendingLabelSlot: Equatable {
+    var hash: UInt64
+    var time: Int64
+}
