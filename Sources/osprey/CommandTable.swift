@@ -3,5 +3,7 @@
 /// Each command lives in a file of its own under `Commands/`.
 let commandTable: [any Command.Type] = [
     FeaturesCommand.self,
+    TrainCommand.self,
+    EvalCommand.self,
     BenchScoreCommand.self,
 ]

@@ -172,3 +172,20 @@ public struct ModelConfiguration: Sendable, Equatable {
         taskWeighting = weighting == "uncertainty" ? .uncertainty : .fixed(weights)
     }
 }
+
+extension ModelConfiguration {
+    /// Reads the `model.*` and `training.*` settings of a configuration file (other keys
+    /// are left to their owners).
+    ///
+    /// - Throws: ``ModelError/configuration(_:)`` naming the key and its line.
+    public init(file: ConfigurationFile) throws(ModelError) {
+        var values: [String: String] = [:]
+        var lines: [String: Int] = [:]
+        for entry in file.entries
+        where entry.key.hasPrefix("model.") || entry.key.hasPrefix("training.") {
+            values[entry.key] = entry.value
+            if case .file(_, let line) = entry.origin { lines[entry.key] = line }
+        }
+        try self.init(values, lines: lines)
+    }
+}

@@ -16,7 +16,7 @@ public enum TrainingRun {
         _ dataset: Dataset, schema: FeatureSchema, vocabulary: LabelVocabulary,
         configuration: ModelConfiguration, createdAt: String,
         progress: (EpochSummary) -> Void = { _ in }
-    ) throws(ModelError) -> (model: Model, history: TrainingHistory) {
+    ) throws(ModelError) -> (model: Model, history: TrainingHistory, heldOut: [HeadEvaluation]) {
         guard dataset.count >= 10 else {
             throw .data("only \(dataset.count) rows in the training period; need at least 10")
         }
@@ -52,16 +52,18 @@ public enum TrainingRun {
         }
         // Held-out metrics of the calibrated model (on raw features, as it will be used).
         let rawValidation = dataset.subset(validationRows)
-        for evaluation in Evaluation.evaluate(model, on: rawValidation) {
+        let heldOut = Evaluation.evaluate(model, on: rawValidation)
+        for evaluation in heldOut {
             model.metrics[evaluation.head] = evaluation.metrics
         }
         model.notes["training_rows"] = String(trainingRows.count)
         model.notes["validation_rows"] = String(validationRows.count)
         model.notes["best_epoch"] = String(history.bestEpoch)
         model.notes["seed"] = String(configuration.seed)
+        model.notes["purchase_horizon_ms"] = String(configuration.purchaseHorizonMs)
         model.notes["optimizer"] = configuration.optimizer.rawValue
         model.notes["learning_rate"] = "\(configuration.learningRate)"
-        return (model, history)
+        return (model, history, heldOut)
     }
 
     static func chooseHeads(
