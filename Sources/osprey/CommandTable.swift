@@ -5,5 +5,6 @@ let commandTable: [any Command.Type] = [
     FeaturesCommand.self,
     TrainCommand.self,
     EvalCommand.self,
+    ScoreCommand.self,
     BenchScoreCommand.self,
 ]

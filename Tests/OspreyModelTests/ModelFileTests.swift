@@ -19,7 +19,8 @@ import Testing
             network: network, shape: NetworkShape(hidden: [8, 6], tower: [4], experts: 3),
             schema: schema,
             normalisation: Normalisation(
-                mean: [10.5, 2, 0.25, 0.01], scale: [3.3, 1.7, 0.43, 0.1]),
+                mean: [10.5, 2, 0.25, 0.01], scale: [3.3, 1.7, 0.43, 0.1],
+                compressed: [true, false, false, true]),
             version: "7", parentVersion: "6", createdAt: "2026-12-04T05:00:00Z")
         model.calibration = [
             "fraud": .platt(a: 1.2345678901234, b: -0.1), "fraud_type": .temperature(1.7),

@@ -1,11 +1,16 @@
 import Foundation
 import OspreyFeatures
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Saving and loading models as safetensors files with Osprey's metadata.
 ///
 /// Tensors: every network parameter under its own name (`bottom.0.weight`, `expert.2.1.bias`,
 /// `gate.fraud.weight`, `head.fraud.1.weight`, `fraud.bottom.0.weight` in single-task
-/// models), `normalisation.mean` and `normalisation.scale`, and `task.log_variance` under
+/// models), `normalisation.mean`, `normalisation.scale` and `normalisation.log1p` (1 where a feature is
+/// compressed with `log1p` before standardising), and `task.log_variance` under
 /// uncertainty weighting. Metadata (all strings; JSON where structured):
 ///
 /// | key | value |
@@ -18,7 +23,7 @@ import OspreyFeatures
 /// | `heads` | `[{"name": "fraud", "kind": "sigmoid"}, {"name": ..., "kind": "softmax", "classes": [...]}]` |
 /// | `shape` | `{"hidden": [...], "tower": [...], "experts": n}` |
 /// | `feature_schema_hash`, `feature_schema_names`, `feature_schema_revision` | the schema |
-/// | `normalisation` | `{"mean": [...], "scale": [...]}` (the tensors are authoritative) |
+/// | `normalisation` | `{"mean": [...], "scale": [...], "log1p": [...]}` (the tensors are authoritative) |
 /// | `calibration` | per head `{"method": "platt", "a": .., "b": ..}` or `temperature`/`identity` |
 /// | `thresholds` | per sigmoid head |
 /// | `metrics` | per head, the metrics it was promoted with |
@@ -39,6 +44,10 @@ extension Model {
             .init(name: "normalisation.mean", shape: [width], values: normalisation.mean))
         tensors.append(
             .init(name: "normalisation.scale", shape: [width], values: normalisation.scale))
+        tensors.append(
+            .init(
+                name: "normalisation.log1p", shape: [width],
+                values: normalisation.compressed.map { $0 ? 1 : 0 }))
         if let logVariance {
             tensors.append(
                 .init(name: "task.log_variance", shape: [logVariance.count], values: logVariance))
@@ -104,6 +113,7 @@ extension Model {
             "feature_schema_revision": String(schema.revision),
             "normalisation": JSONText.object([
                 ("mean", numbers(normalisation.mean)), ("scale", numbers(normalisation.scale)),
+                ("log1p", JSONText.array(normalisation.compressed.map { $0 ? "true" : "false" })),
             ]),
             "calibration": calibrationText,
             "thresholds": JSONText.object(
@@ -126,11 +136,13 @@ extension Model {
                 ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
         do {
             try Data(encoded()).write(to: temporary)
-            if FileManager.default.fileExists(atPath: url.path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-            } else {
-                try FileManager.default.moveItem(at: temporary, to: url)
+            // rename(2) replaces an existing file atomically.
+            guard rename(temporary.path, url.path) == 0 else {
+                throw ModelError.io(path: path, reason: String(cString: strerror(errno)))
             }
+        } catch let error as ModelError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw .io(path: path, reason: "\(error)")
@@ -217,7 +229,8 @@ extension Model {
         }
         let normalisation = Normalisation(
             mean: try vector("normalisation.mean", schema.count),
-            scale: try vector("normalisation.scale", schema.count))
+            scale: try vector("normalisation.scale", schema.count),
+            compressed: try vector("normalisation.log1p", schema.count).map { $0 != 0 })
         let model = Model(
             network: network, shape: shape, schema: schema, normalisation: normalisation,
             version: meta["version"] ?? "", parentVersion: meta["parent_version"] ?? "",
