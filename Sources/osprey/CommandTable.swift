@@ -5,5 +5,9 @@ let commandTable: [any Command.Type] = [
     BrokerCommand.self,
     SimulateCommand.self,
     FeaturesCommand.self,
+    TrainCommand.self,
+    EvalCommand.self,
+    ScoreCommand.self,
+    BenchScoreCommand.self,
     StatsCommand.self,
 ]

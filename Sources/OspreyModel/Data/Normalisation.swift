@@ -1,0 +1,118 @@
+/// Per-feature standardisation fitted on the training rows:
+///
+///     x' = (t(x) - mean) / scale,   t(x) = log(1 + max(x, 0)) for a compressed feature, else x
+///
+/// Counts, amounts and ages are heavy-tailed; a feature that is never negative on the training
+/// rows and whose skewness exceeds ``skewnessLimit`` is compressed with `log1p` first, so that
+/// a few huge values neither dominate the scale nor saturate the network. A feature with zero
+/// variance gets scale 1. A non-finite input becomes 0 after standardisation (the training
+/// mean), so one bad value cannot poison a batch.
+public struct Normalisation: Sendable, Equatable {
+    public var mean: [Float]
+    public var scale: [Float]
+    /// Whether each feature is compressed with `log1p` before standardising.
+    public var compressed: [Bool]
+
+    /// The skewness above which a non-negative feature is compressed.
+    public static let skewnessLimit = 2.0
+
+    public init(mean: [Float], scale: [Float], compressed: [Bool]? = nil) {
+        precondition(mean.count == scale.count, "mean and scale differ in length")
+        self.mean = mean
+        self.scale = scale
+        self.compressed = compressed ?? [Bool](repeating: false, count: mean.count)
+        precondition(self.compressed.count == mean.count, "compressed flags differ in length")
+    }
+
+    /// The identity for `width` features.
+    public static func identity(width: Int) -> Normalisation {
+        Normalisation(
+            mean: [Float](repeating: 0, count: width), scale: [Float](repeating: 1, count: width))
+    }
+
+    /// Mean, standard deviation and skewness per column, and the columns' minima.
+    private static func moments(_ dataset: Dataset, compressed: [Bool])
+        -> (mean: [Double], deviation: [Double], skewness: [Double], minimum: [Double])
+    {
+        let width = dataset.width
+        let rows = dataset.count
+        var sums = [Double](repeating: 0, count: width)
+        var counts = [Double](repeating: 0, count: width)
+        var minimum = [Double](repeating: .infinity, count: width)
+        var second = [Double](repeating: 0, count: width)
+        var third = [Double](repeating: 0, count: width)
+        dataset.features.withUnsafeBufferPointer { x in
+            for row in 0..<rows {
+                for column in 0..<width {
+                    let value = transform(Double(x[row * width + column]), compressed[column])
+                    guard value.isFinite else { continue }
+                    sums[column] += value
+                    counts[column] += 1
+                    minimum[column] = min(minimum[column], value)
+                }
+            }
+            for column in 0..<width where counts[column] > 0 { sums[column] /= counts[column] }
+            for row in 0..<rows {
+                for column in 0..<width {
+                    let value = transform(Double(x[row * width + column]), compressed[column])
+                    guard value.isFinite else { continue }
+                    let delta = value - sums[column]
+                    second[column] += delta * delta
+                    third[column] += delta * delta * delta
+                }
+            }
+        }
+        var deviation = [Double](repeating: 0, count: width)
+        var skewness = [Double](repeating: 0, count: width)
+        for column in 0..<width where counts[column] > 1 {
+            let variance = second[column] / counts[column]
+            deviation[column] = variance.squareRoot()
+            if variance > 1e-24 {
+                skewness[column] = third[column] / counts[column] / (variance * deviation[column])
+            }
+        }
+        return (sums, deviation, skewness, minimum)
+    }
+
+    @inline(__always)
+    static func transform(_ value: Double, _ compressed: Bool) -> Double {
+        compressed ? Double.log1p(max(value, 0)) : value
+    }
+
+    /// Fits the compression flags, means and scales to `dataset`'s rows (in `Double`).
+    public static func fit(_ dataset: Dataset) -> Normalisation {
+        let width = dataset.width
+        guard dataset.count > 0 else { return identity(width: width) }
+        let raw = moments(dataset, compressed: [Bool](repeating: false, count: width))
+        let compressed = (0..<width).map { column in
+            raw.minimum[column] >= 0 && raw.skewness[column] > skewnessLimit
+        }
+        let final = moments(dataset, compressed: compressed)
+        let scale = final.deviation.map { $0 > 1e-12 ? Float($0) : 1 }
+        return Normalisation(
+            mean: final.mean.map { Float($0) }, scale: scale, compressed: compressed)
+    }
+
+    /// Standardises `rows` rows from `source` into `target` (both `[rows, width]`).
+    public func apply(
+        _ source: UnsafePointer<Float>, rows: Int, into target: UnsafeMutablePointer<Float>
+    ) {
+        let width = mean.count
+        mean.withUnsafeBufferPointer { mean in
+            scale.withUnsafeBufferPointer { scale in
+                compressed.withUnsafeBufferPointer { compressed in
+                    for row in 0..<rows {
+                        let input = source + row * width
+                        let output = target + row * width
+                        for column in 0..<width {
+                            var value = input[column]
+                            if compressed[column] { value = Float.log1p(max(value, 0)) }
+                            value = (value - mean[column]) / scale[column]
+                            output[column] = value.isFinite ? value : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

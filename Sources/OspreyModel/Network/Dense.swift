@@ -1,0 +1,75 @@
+/// A fully connected layer, `y = x W + b`.
+///
+/// Shapes: `x: [rows, inputs]`, `W: [inputs, outputs]`, `b: [outputs]`, `y: [rows, outputs]`,
+/// all row-major. Forward is one `gemm` and one rank-1 update (`ger`) with a vector of ones
+/// for the bias; backward is two `gemm`s and a `gemv`. Gradients accumulate (they are sums
+/// over the batch), so the loss decides whether a batch is a sum or a mean.
+///
+/// Thread: owned by one network.
+public final class Dense<T: BLASScalar> {
+    public let inputs: Int
+    public let outputs: Int
+    public let weight: Parameter<T>
+    public let bias: Parameter<T>
+    private let ones = Workspace<T>(columns: 1)
+
+    /// A layer with He-uniform weights (suited to ReLU) and zero bias.
+    public init(name: String, inputs: Int, outputs: Int, random: inout SeededRandom) {
+        self.inputs = inputs
+        self.outputs = outputs
+        let bound = T((6.0 / Double(max(1, inputs))).squareRoot())
+        let values = (0..<(inputs * outputs)).map { _ in random.symmetric(bound) }
+        weight = Parameter(name: name + ".weight", shape: [inputs, outputs], values: values)
+        bias = Parameter(
+            name: name + ".bias", shape: [outputs], values: [T](repeating: 0, count: outputs))
+    }
+
+    public var parameters: [Parameter<T>] { [weight, bias] }
+
+    private func onesVector(_ rows: Int) -> UnsafeMutablePointer<T> {
+        if ones.rows < rows {
+            ones.reserve(rows: rows)
+            ones.buffer.update(repeating: 1)
+        }
+        return ones.pointer
+    }
+
+    /// `y = x W + b` for `rows` rows.
+    @_specialize(where T == Float)
+    public func forward(x: UnsafePointer<T>, rows: Int, y: UnsafeMutablePointer<T>) {
+        T.gemm(
+            transA: false, transB: false, m: rows, n: outputs, k: inputs, alpha: 1,
+            a: x, lda: inputs, b: weight.values.baseAddress!, ldb: outputs,
+            beta: 0, c: y, ldc: outputs)
+        T.ger(
+            m: rows, n: outputs, alpha: 1, x: onesVector(rows), incX: 1,
+            y: bias.values.baseAddress!, incY: 1, a: y, lda: outputs)
+    }
+
+    /// Adds this batch's gradients to `W` and `b`, and writes (or adds, when `accumulate`)
+    /// the gradient with respect to `x` into `dx` when it is given.
+    ///
+    /// `x` must be the input of the matching ``forward(x:rows:y:)``; `dy: [rows, outputs]`.
+    @_specialize(where T == Float)
+    public func backward(
+        x: UnsafePointer<T>, rows: Int, dy: UnsafePointer<T>,
+        dx: UnsafeMutablePointer<T>?, accumulate: Bool = false
+    ) {
+        // dW += xᵀ dy: [inputs, rows] x [rows, outputs]
+        T.gemm(
+            transA: true, transB: false, m: inputs, n: outputs, k: rows, alpha: 1,
+            a: x, lda: inputs, b: dy, ldb: outputs, beta: 1,
+            c: weight.gradient.baseAddress!, ldc: outputs)
+        // db += dyᵀ 1
+        T.gemv(
+            trans: true, m: rows, n: outputs, alpha: 1, a: dy, lda: outputs,
+            x: onesVector(rows), incX: 1, beta: 1, y: bias.gradient.baseAddress!, incY: 1)
+        // dx = dy Wᵀ: [rows, outputs] x [outputs, inputs]
+        if let dx {
+            T.gemm(
+                transA: false, transB: true, m: rows, n: inputs, k: outputs, alpha: 1,
+                a: dy, lda: outputs, b: weight.values.baseAddress!, ldb: outputs,
+                beta: accumulate ? 1 : 0, c: dx, ldc: inputs)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+/// Multi-gate mixture of experts (Ma et al., KDD 2018): several expert towers share the
+/// input; each head has its own softmax gate that mixes the experts' outputs for each row.
+///
+/// Shapes, with `E` experts of output width `H`:
+///
+///     expert_e = Tower_e(x)                       // [rows, H], ReLU
+///     g_h      = softmax(x G_h + c_h)             // [rows, E], each row sums to one
+///     m_h[r]   = sum_e g_h[r, e] * expert_e[r]    // [rows, H]
+///     logits_h = Tower_h(m_h)                     // [rows, width_h]
+///
+/// Backward through the mixture, with `dm = dL/dm_h`:
+///
+///     dexpert_e[r] += g_h[r, e] * dm[r]
+///     dg[r, e]      = <dm[r], expert_e[r]>
+///     dz[r, e]      = g[r, e] * (dg[r, e] - sum_j g[r, j] dg[r, j])   // softmax Jacobian
+public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
+    public let heads: [HeadSpec]
+    public let experts: [Tower<T>]
+    public let gates: [Dense<T>]
+    public let towers: [Tower<T>]
+    private let gateValues: [Workspace<T>]
+    private let mixed: [Workspace<T>]
+    private let dMixed: Workspace<T>
+    private let dGate: Workspace<T>
+    private let dExperts: [Workspace<T>]
+
+    public init(
+        inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom
+    ) {
+        precondition(shape.experts >= 1, "MMoE needs at least one expert")
+        self.heads = heads
+        experts = (0..<shape.experts).map { index in
+            Tower(
+                name: "expert.\(index)", widths: [inputs] + shape.hidden, reluOnOutput: true,
+                random: &random)
+        }
+        let width = experts[0].outputWidth
+        gates = heads.map { head in
+            Dense(
+                name: "gate.\(head.name)", inputs: inputs, outputs: shape.experts,
+                random: &random)
+        }
+        // Start each gate near the uniform mixture so that no expert is starved early.
+        for gate in gates { gate.weight.values.update(repeating: 0) }
+        towers = heads.map { head in
+            Tower(
+                name: "head.\(head.name)", widths: [width] + shape.tower + [head.width],
+                reluOnOutput: false, random: &random)
+        }
+        gateValues = heads.map { _ in Workspace(columns: shape.experts) }
+        mixed = heads.map { _ in Workspace(columns: width) }
+        dMixed = Workspace(columns: width)
+        dGate = Workspace(columns: shape.experts)
+        dExperts = experts.map { _ in Workspace(columns: width) }
+    }
+
+    public var architecture: Architecture { .mmoe }
+    public var inputWidth: Int { experts[0].inputWidth }
+    public var expertWidth: Int { experts[0].outputWidth }
+    public var parameters: [Parameter<T>] {
+        experts.flatMap(\.parameters) + gates.flatMap(\.parameters)
+            + towers.flatMap(\.parameters)
+    }
+    public var denseLayers: [Dense<T>] {
+        experts.flatMap(\.layers) + gates + towers.flatMap(\.layers)
+    }
+
+    /// Head `head`'s gate values of the last forward, `[rows, experts]`.
+    public func gate(head: Int) -> UnsafeMutablePointer<T> { gateValues[head].pointer }
+
+    @_specialize(where T == Float)
+    public func forward(x: UnsafePointer<T>, rows: Int) {
+        for expert in experts { expert.forward(x: x, rows: rows) }
+        let width = expertWidth
+        let count = experts.count
+        // Hoisted: the loops below must not touch class properties per row.
+        let expertOutputs = experts.map { UnsafePointer($0.output) }
+        for head in heads.indices {
+            let g = gateValues[head]
+            g.reserve(rows: rows)
+            gates[head].forward(x: x, rows: rows, y: g.pointer)
+            Activation.softmaxRows(g.pointer, rows: rows, columns: count)
+            let m = mixed[head]
+            m.reserve(rows: rows)
+            m.zero()
+            let gatePointer = g.pointer
+            let target = m.pointer
+            for row in 0..<rows {
+                for index in 0..<count {
+                    T.axpy(
+                        n: width, alpha: gatePointer[row * count + index],
+                        x: expertOutputs[index] + row * width, incX: 1, y: target + row * width,
+                        incY: 1)
+                }
+            }
+            towers[head].forward(x: m.pointer, rows: rows)
+        }
+    }
+
+    public func logits(head: Int) -> UnsafeMutablePointer<T> { towers[head].output }
+
+    @_specialize(where T == Float)
+    public func backward(x: UnsafePointer<T>, rows: Int, dLogits: [UnsafePointer<T>?]) {
+        let width = expertWidth
+        let count = experts.count
+        for workspace in dExperts {
+            workspace.reserve(rows: rows)
+            workspace.zero()
+        }
+        dMixed.reserve(rows: rows)
+        dGate.reserve(rows: rows)
+        let expertOutputs = experts.map { UnsafePointer($0.output) }
+        let dExpertPointers = dExperts.map(\.pointer)
+        var any = false
+        for head in heads.indices {
+            guard let gradient = dLogits[head] else { continue }
+            any = true
+            towers[head].backward(
+                x: mixed[head].pointer, rows: rows, dOutput: gradient, dx: dMixed.pointer)
+            let g = gateValues[head].pointer
+            let dMixedPointer = dMixed.pointer
+            let dGatePointer = dGate.pointer
+            for row in 0..<rows {
+                let dm = dMixedPointer + row * width
+                let weights = g + row * count
+                let dg = dGatePointer + row * count
+                var weighted: T = 0
+                for index in 0..<count {
+                    T.axpy(
+                        n: width, alpha: weights[index], x: dm, incX: 1,
+                        y: dExpertPointers[index] + row * width, incY: 1)
+                    dg[index] = T.dot(
+                        n: width, x: dm, incX: 1, y: expertOutputs[index] + row * width, incY: 1)
+                    weighted += weights[index] * dg[index]
+                }
+                for index in 0..<count { dg[index] = weights[index] * (dg[index] - weighted) }
+            }
+            gates[head].backward(x: x, rows: rows, dy: dGate.pointer, dx: nil)
+        }
+        guard any else { return }
+        for (index, expert) in experts.enumerated() {
+            expert.backward(x: x, rows: rows, dOutput: dExperts[index].pointer, dx: nil)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/// A network that maps a batch of feature vectors to logits for several heads.
+///
+/// Shapes: `x: [rows, inputWidth]`; head `h`'s logits `[rows, heads[h].width]`. The logits
+/// of the last ``forward(x:rows:)`` stay valid until the next forward. ``backward(x:rows:dLogits:)``
+/// must follow the forward on the same `x`; a head whose entry in `dLogits` is nil
+/// contributes nothing (its examples carried no label).
+///
+/// Thread: a network is used by one thread at a time.
+public protocol MultiTaskNetwork<Scalar>: AnyObject {
+    associatedtype Scalar: BLASScalar
+
+    var architecture: Architecture { get }
+    var heads: [HeadSpec] { get }
+    var inputWidth: Int { get }
+    /// Every trainable tensor, in a fixed order (the order they are saved and optimised in).
+    var parameters: [Parameter<Scalar>] { get }
+
+    func forward(x: UnsafePointer<Scalar>, rows: Int)
+    func logits(head: Int) -> UnsafeMutablePointer<Scalar>
+    func backward(x: UnsafePointer<Scalar>, rows: Int, dLogits: [UnsafePointer<Scalar>?])
+
+    /// The parameter groups that gradient clipping treats separately: one per independent
+    /// network (several for ``Architecture/singleTask``, one otherwise).
+    var parameterGroups: [[Parameter<Scalar>]] { get }
+
+    /// Every dense layer in the order a forward pass runs them, for the benchmark, which
+    /// times `gemm` alone on the same shapes.
+    var denseLayers: [Dense<Scalar>] { get }
+}
+
+extension MultiTaskNetwork {
+    public var parameterGroups: [[Parameter<Scalar>]] { [parameters] }
+
+    /// Multiply-adds per row in the dense layers of a forward pass (the mixing, activations
+    /// and bias additions are not counted).
+    public var multiplyAddsPerRow: Int { denseLayers.reduce(0) { $0 + $1.inputs * $1.outputs } }
+}
+
+/// The widths of a network's layers.
+public struct NetworkShape: Sendable, Hashable {
+    /// Hidden widths of the shared bottom, of each expert, or of each single-task bottom.
+    public var hidden: [Int]
+    /// Hidden widths of each head's tower before its output layer (may be empty).
+    public var tower: [Int]
+    /// The number of experts (MMoE only).
+    public var experts: Int
+
+    public init(hidden: [Int] = [64, 32], tower: [Int] = [16], experts: Int = 4) {
+        self.hidden = hidden
+        self.tower = tower
+        self.experts = experts
+    }
+}
+
+/// Builds a network with freshly initialised weights from `seed`.
+public func makeNetwork<T: BLASScalar>(
+    _ architecture: Architecture, inputs: Int, heads: [HeadSpec], shape: NetworkShape,
+    seed: UInt64, as type: T.Type = T.self
+) -> any MultiTaskNetwork<T> {
+    var random = SeededRandom(seed: seed)
+    switch architecture {
+    case .sharedBottom:
+        return SharedBottomNetwork<T>(
+            inputs: inputs, heads: heads, shape: shape, prefix: "", random: &random)
+    case .mmoe:
+        return MMoENetwork<T>(inputs: inputs, heads: heads, shape: shape, random: &random)
+    case .singleTask:
+        return SingleTaskNetwork<T>(inputs: inputs, heads: heads, shape: shape, random: &random)
+    }
+}

@@ -1,0 +1,90 @@
+/// A stack of dense layers with ReLU between them: `widths = [in, h1, ..., out]`.
+///
+/// The last layer is followed by a ReLU when `reluOnOutput` (a bottom or an expert, whose
+/// output feeds further layers) and is linear otherwise (a head, whose output is logits).
+/// The tower keeps every layer's output for the backward pass in workspaces it owns.
+///
+/// Thread: owned by one network.
+public final class Tower<T: BLASScalar> {
+    public let layers: [Dense<T>]
+    public let reluOnOutput: Bool
+    private let outputs: [Workspace<T>]
+    private let gradients: [Workspace<T>]
+
+    public init(
+        name: String, widths: [Int], reluOnOutput: Bool, random: inout SeededRandom
+    ) {
+        precondition(widths.count >= 2, "a tower needs an input and an output width")
+        var layers: [Dense<T>] = []
+        for index in 0..<(widths.count - 1) {
+            layers.append(
+                Dense(
+                    name: "\(name).\(index)", inputs: widths[index],
+                    outputs: widths[index + 1], random: &random))
+        }
+        self.layers = layers
+        self.reluOnOutput = reluOnOutput
+        outputs = layers.map { Workspace(columns: $0.outputs) }
+        gradients = layers.map { Workspace(columns: $0.outputs) }
+    }
+
+    public var inputWidth: Int { layers[0].inputs }
+    public var outputWidth: Int { layers[layers.count - 1].outputs }
+    public var parameters: [Parameter<T>] { layers.flatMap(\.parameters) }
+
+    /// The output of the last ``forward(x:rows:)``, `[rows, outputWidth]`.
+    public var output: UnsafeMutablePointer<T> { outputs[outputs.count - 1].pointer }
+
+    /// Runs the tower on `x: [rows, inputWidth]`; the result is in ``output``.
+    @discardableResult
+    @_specialize(where T == Float)
+    public func forward(x: UnsafePointer<T>, rows: Int) -> UnsafeMutablePointer<T> {
+        var input = x
+        for (index, layer) in layers.enumerated() {
+            let out = outputs[index]
+            out.reserve(rows: rows)
+            layer.forward(x: input, rows: rows, y: out.pointer)
+            if index < layers.count - 1 || reluOnOutput {
+                Activation.relu(out.pointer, count: rows * layer.outputs)
+            }
+            input = UnsafePointer(out.pointer)
+        }
+        return output
+    }
+
+    /// Backward pass for the last forward on `x`, given `dOutput: [rows, outputWidth]`.
+    ///
+    /// Adds the parameters' gradients and writes (or adds, when `accumulate`) the gradient
+    /// with respect to `x` into `dx` when it is given. `dOutput` is not modified.
+    @_specialize(where T == Float)
+    public func backward(
+        x: UnsafePointer<T>, rows: Int, dOutput: UnsafePointer<T>,
+        dx: UnsafeMutablePointer<T>?, accumulate: Bool = false
+    ) {
+        var upstream = dOutput
+        for index in stride(from: layers.count - 1, through: 0, by: -1) {
+            let layer = layers[index]
+            let count = rows * layer.outputs
+            let local = gradients[index]
+            local.reserve(rows: rows)
+            if upstream != UnsafePointer(local.pointer) {
+                local.pointer.update(from: upstream, count: count)
+            }
+            if index < layers.count - 1 || reluOnOutput {
+                Activation.reluBackward(
+                    output: outputs[index].pointer, gradient: local.pointer, count: count)
+            }
+            let input = index == 0 ? x : UnsafePointer(outputs[index - 1].pointer)
+            if index == 0 {
+                layer.backward(
+                    x: input, rows: rows, dy: local.pointer, dx: dx, accumulate: accumulate)
+            } else {
+                // The previous layer's gradient buffer receives dx; it is read next step.
+                let previous = gradients[index - 1]
+                previous.reserve(rows: rows)
+                layer.backward(x: input, rows: rows, dy: local.pointer, dx: previous.pointer)
+                upstream = UnsafePointer(previous.pointer)
+            }
+        }
+    }
+}
