@@ -1,0 +1,109 @@
+import OspreyFeatures
+
+/// What a partition's checkpoint holds: where to resume reading, the model version in force,
+/// and the partition's whole feature store.
+///
+/// Payload (inside a ``CheckpointFile``, which adds the magic, length and CRC-32; integers
+/// little-endian):
+///
+///     "OSPRPART" | format u32 | partition i32 | next offset i64 | model version (u16 + UTF-8)
+///     | topic (u16 + UTF-8) | store snapshot (the rest; it has its own trailer and checksum)
+public struct PartitionCheckpoint {
+    static let magic = Array("OSPRPART".utf8)
+    static let format: UInt32 = 1
+
+    public let topic: String
+    public let partition: Int32
+    /// The offset of the first event whose effect is not in ``store``.
+    public let nextOffset: Int64
+    public let modelVersion: String
+    public let store: FeatureStore
+
+    public init(
+        topic: String, partition: Int32, nextOffset: Int64, modelVersion: String,
+        store: FeatureStore
+    ) {
+        self.topic = topic
+        self.partition = partition
+        self.nextOffset = nextOffset
+        self.modelVersion = modelVersion
+        self.store = store
+    }
+
+    /// The payload bytes.
+    ///
+    /// - Throws: ``SnapshotError`` if the store cannot be written (it never fails in memory).
+    public func encoded() throws(SnapshotError) -> [UInt8] {
+        var bytes = PartitionCheckpoint.magic
+        appendInteger(PartitionCheckpoint.format, to: &bytes)
+        appendInteger(partition, to: &bytes)
+        appendInteger(nextOffset, to: &bytes)
+        appendText(modelVersion, to: &bytes)
+        appendText(topic, to: &bytes)
+        var snapshot = MemorySnapshot(bytes: bytes)
+        try store.writeSnapshot(to: &snapshot)
+        return snapshot.bytes
+    }
+
+    /// Reads a payload back; the store is built with `configuration`.
+    ///
+    /// - Throws: ``CheckpointError/malformedPayload(path:reason:)`` naming `path` when the payload is
+    ///   not a partition checkpoint of this format, or its store snapshot is refused.
+    public static func decode(
+        _ bytes: [UInt8], path: String, configuration: FeatureConfiguration
+    ) throws(CheckpointError) -> PartitionCheckpoint {
+        var reader = ByteReader(bytes: bytes)
+        guard reader.take(magic.count).map(Array.init) == magic else {
+            throw .malformedPayload(path: path, reason: "not a partition checkpoint")
+        }
+        guard let format: UInt32 = reader.integer(), format == PartitionCheckpoint.format else {
+            throw .malformedPayload(path: path, reason: "unsupported partition checkpoint format")
+        }
+        guard let partition: Int32 = reader.integer(), let next: Int64 = reader.integer(),
+            let version = reader.text(), let topic = reader.text()
+        else { throw .malformedPayload(path: path, reason: "truncated header") }
+        var snapshot = MemorySnapshot(bytes: Array(bytes[reader.offset...]))
+        do {
+            let store = try FeatureStore.restore(from: &snapshot, configuration: configuration)
+            return PartitionCheckpoint(
+                topic: topic, partition: partition, nextOffset: next, modelVersion: version,
+                store: store)
+        } catch {
+            throw .malformedPayload(path: path, reason: "feature state: \(error)")
+        }
+    }
+}
+
+private func appendInteger<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+}
+
+private func appendText(_ text: String, to bytes: inout [UInt8]) {
+    let utf8 = Array(text.utf8.prefix(Int(UInt16.max)))
+    appendInteger(UInt16(utf8.count), to: &bytes)
+    bytes += utf8
+}
+
+/// Reads little-endian integers and length-prefixed text from a byte array.
+private struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    mutating func take(_ count: Int) -> ArraySlice<UInt8>? {
+        guard count >= 0, offset + count <= bytes.count else { return nil }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+
+    mutating func integer<T: FixedWidthInteger>() -> T? {
+        guard let slice = take(MemoryLayout<T>.size) else { return nil }
+        var value = T.zero
+        for (index, byte) in slice.enumerated() { value |= T(byte) << (8 * index) }
+        return value
+    }
+
+    mutating func text() -> String? {
+        guard let count: UInt16 = integer(), let slice = take(Int(count)) else { return nil }
+        return String(decoding: slice, as: UTF8.self)
+    }
+}
