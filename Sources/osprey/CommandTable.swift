@@ -2,6 +2,7 @@
 ///
 /// Each command lives in a file of its own under `Commands/`.
 let commandTable: [any Command.Type] = [
+    ServeCommand.self,
     BrokerCommand.self,
     SimulateCommand.self,
     FeaturesCommand.self,
@@ -10,4 +11,5 @@ let commandTable: [any Command.Type] = [
     ScoreCommand.self,
     BenchScoreCommand.self,
     StatsCommand.self,
+    CheckConfigCommand.self,
 ]

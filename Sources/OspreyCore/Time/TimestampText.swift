@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// RFC 3339 text for times held as milliseconds since the Unix epoch (UTC).
 public enum TimestampText {
     /// `2026-12-03T17:52:16.123Z` for `milliseconds` since 1970-01-01T00:00:00Z; negative
@@ -39,4 +43,11 @@ public enum TimestampText {
         let text = String(value)
         return String(repeating: "0", count: max(0, width - text.count)) + text
     }
+}
+
+/// Milliseconds since the epoch, from the wall clock (`CLOCK_REALTIME`).
+public func wallClockMilliseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
 }

@@ -6,7 +6,8 @@ import OspreyFeatures
 /// Payload (inside a ``CheckpointFile``, which adds the magic, length and CRC-32; integers
 /// little-endian):
 ///
-///     "OSPRPART" | format u32 | partition i32 | next offset i64 | model version (u16 + UTF-8)
+///     "OSPRPART" | format u32 | partition i32 | next event offset i64
+///     | next label offset i64 | model version (u16 + UTF-8)
 ///     | topic (u16 + UTF-8) | store snapshot (the rest; it has its own trailer and checksum)
 public struct PartitionCheckpoint {
     static let magic = Array("OSPRPART".utf8)
@@ -16,16 +17,19 @@ public struct PartitionCheckpoint {
     public let partition: Int32
     /// The offset of the first event whose effect is not in ``store``.
     public let nextOffset: Int64
+    /// The same for the partition of the labels topic with this number; -1 when none was read.
+    public let nextLabelOffset: Int64
     public let modelVersion: String
     public let store: FeatureStore
 
     public init(
-        topic: String, partition: Int32, nextOffset: Int64, modelVersion: String,
-        store: FeatureStore
+        topic: String, partition: Int32, nextOffset: Int64, nextLabelOffset: Int64,
+        modelVersion: String, store: FeatureStore
     ) {
         self.topic = topic
         self.partition = partition
         self.nextOffset = nextOffset
+        self.nextLabelOffset = nextLabelOffset
         self.modelVersion = modelVersion
         self.store = store
     }
@@ -38,6 +42,7 @@ public struct PartitionCheckpoint {
         appendInteger(PartitionCheckpoint.format, to: &bytes)
         appendInteger(partition, to: &bytes)
         appendInteger(nextOffset, to: &bytes)
+        appendInteger(nextLabelOffset, to: &bytes)
         appendText(modelVersion, to: &bytes)
         appendText(topic, to: &bytes)
         var snapshot = MemorySnapshot(bytes: bytes)
@@ -60,14 +65,15 @@ public struct PartitionCheckpoint {
             throw .malformedPayload(path: path, reason: "unsupported partition checkpoint format")
         }
         guard let partition: Int32 = reader.integer(), let next: Int64 = reader.integer(),
-            let version = reader.text(), let topic = reader.text()
+            let nextLabel: Int64 = reader.integer(), let version = reader.text(),
+            let topic = reader.text()
         else { throw .malformedPayload(path: path, reason: "truncated header") }
         var snapshot = MemorySnapshot(bytes: Array(bytes[reader.offset...]))
         do {
             let store = try FeatureStore.restore(from: &snapshot, configuration: configuration)
             return PartitionCheckpoint(
-                topic: topic, partition: partition, nextOffset: next, modelVersion: version,
-                store: store)
+                topic: topic, partition: partition, nextOffset: next,
+                nextLabelOffset: nextLabel, modelVersion: version, store: store)
         } catch {
             throw .malformedPayload(path: path, reason: "feature state: \(error)")
         }

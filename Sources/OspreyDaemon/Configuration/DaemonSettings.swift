@@ -47,8 +47,10 @@ public struct DaemonSettings: Sendable {
     public var summaryInterval: Duration
     public var shutdownTimeout: Duration
     public var instanceName: String
+    /// The file the settings were read from, for SIGHUP; nil when they did not come from one.
+    public var configurationPath: String?
     /// Every setting as given (file, environment, defaults not included), for delegated
-    /// sections (`model.`, `training.`, `features.`) and for printing.
+    /// sections (`model.`, `training.`) and for printing.
     public var file: ConfigurationFile
 
     /// Reads and validates `file`, filling defaults.
@@ -118,9 +120,9 @@ public struct DaemonSettings: Sendable {
     /// not fire on their own.
     public static let thresholdHeads = ["fraud", "bot", "purchase"]
 
-    /// Sections read by other modules (the model, the trainer, the feature store), which check
-    /// their own keys.
-    public static let delegatedPrefixes = ["kafka.", "model.", "training.", "features."]
+    /// Sections read by others, which check their own keys: librdkafka (`kafka.`) and the
+    /// model and its trainer (`model.`, `training.`).
+    public static let delegatedPrefixes = ["kafka.", "model.", "training."]
 
     private static func refuseUnknownKeys(_ file: ConfigurationFile) throws(ConfigurationError) {
         let known = Set(keys.map(\.key))

@@ -117,10 +117,3 @@ private final class FailureTally {
         if first == nil { first = error }
     }
 }
-
-/// Milliseconds since the epoch, from the wall clock.
-func wallClockMilliseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-}

@@ -1,0 +1,14 @@
+import OspreyCore
+
+extension LogKey {
+    public static let entities: LogKey = "entities"
+    public static let rate: LogKey = "rate"
+    public static let lag: LogKey = "lag"
+    public static let alerts: LogKey = "alerts"
+    public static let deadLetters: LogKey = "dead_letters"
+    public static let checkpointAgeS: LogKey = "checkpoint_age_s"
+    public static let origin: LogKey = "origin"
+    public static let instance: LogKey = "instance"
+    public static let listen: LogKey = "listen"
+    public static let guarantee: LogKey = "guarantee"
+}

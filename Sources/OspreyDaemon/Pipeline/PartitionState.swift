@@ -1,0 +1,104 @@
+import OspreyCore
+import OspreyFeatures
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One assigned partition's state: its feature store and how far the store has read the
+/// events and labels partitions of that number.
+///
+/// Thread: the pipeline thread only.
+final class PartitionState {
+    let partition: Int32
+    let store: FeatureStore
+    /// The next event offset to apply to ``store``.
+    var nextEventOffset: Int64
+    /// The next label offset to apply; -1 before the first label.
+    var nextLabelOffset: Int64
+    /// Events below this offset were already scored and their alerts delivered before a
+    /// restart: they update the store again but write nothing.
+    var outputFrom: Int64
+
+    init(
+        partition: Int32, store: FeatureStore, nextEventOffset: Int64, nextLabelOffset: Int64,
+        outputFrom: Int64
+    ) {
+        self.partition = partition
+        self.store = store
+        self.nextEventOffset = nextEventOffset
+        self.nextLabelOffset = nextLabelOffset
+        self.outputFrom = outputFrom
+    }
+}
+
+/// Reads and writes partition checkpoints under `STATE/checkpoints/`, one file (and its
+/// previous version) per events partition.
+///
+/// Thread: the pipeline thread only.
+struct CheckpointDirectory {
+    let directory: String
+    let topic: String
+    let configuration: FeatureConfiguration
+    let logger: Logger
+
+    init(stateDirectory: String, topic: String, configuration: FeatureConfiguration, logger: Logger)
+    {
+        directory = stateDirectory + "/checkpoints"
+        self.topic = topic
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Creates the directory (and the state directory) when missing.
+    ///
+    /// - Throws: ``CheckpointError/io(path:operation:errno:)`` when it cannot.
+    func prepare() throws(CheckpointError) {
+        let code = makeDirectories(directory)
+        guard code == 0 else { throw .io(path: directory, operation: "mkdir", errno: code) }
+    }
+
+    func file(for partition: Int32) -> CheckpointFile {
+        CheckpointFile(directory: directory, name: "\(topic)-\(partition)")
+    }
+
+    /// The newest checkpoint of `partition` that loads whole, or nil when there is none.
+    ///
+    /// A damaged newest file is refused with a log line and the previous one is used; when
+    /// both are damaged, this throws rather than start the partition from nothing.
+    ///
+    /// - Returns: the checkpoint and whether a damaged newer file was refused.
+    func load(_ partition: Int32) throws(CheckpointError) -> (PartitionCheckpoint, refused: Bool)? {
+        let file = file(for: partition)
+        let paths: [String] = [file.currentPath, file.previousPath]
+        let candidates = paths.filter { access($0, F_OK) == 0 }
+        guard !candidates.isEmpty else { return nil }
+        var lastError: CheckpointError?
+        for (index, path) in candidates.enumerated() {
+            do throws(CheckpointError) {
+                let payload = try file.load(path)
+                let checkpoint = try PartitionCheckpoint.decode(
+                    payload, path: path, configuration: configuration)
+                return (checkpoint, index > 0)
+            } catch {
+                logger.error(
+                    "checkpoint refused", [.path: .string(path), .error: .string("\(error)")])
+                lastError = error
+            }
+        }
+        throw lastError!
+    }
+
+    /// Writes `state` as the partition's newest checkpoint, keeping the one before.
+    ///
+    /// - Returns: the number of bytes written.
+    func save(_ state: PartitionState, modelVersion: String) throws -> Int {
+        let checkpoint = PartitionCheckpoint(
+            topic: topic, partition: state.partition, nextOffset: state.nextEventOffset,
+            nextLabelOffset: state.nextLabelOffset, modelVersion: modelVersion,
+            store: state.store)
+        let payload = try checkpoint.encoded()
+        try file(for: state.partition).write(payload)
+        return payload.count
+    }
+}

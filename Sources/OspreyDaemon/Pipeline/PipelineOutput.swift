@@ -1,0 +1,86 @@
+import OspreyCore
+import OspreyKafka
+import OspreyModel
+
+/// Scoring the micro-batch and writing what it produces: alerts, score records, metrics.
+extension Pipeline {
+    /// Scores the batch (if any), writes alerts and score records, and empties it.
+    func scoreBatch() throws {
+        let rows = batch.count
+        guard rows > 0 else { return }
+        defer { batch.reset() }
+        let started = ContinuousClock.now
+        batch.features.withUnsafeBufferPointer { scorer.score($0.baseAddress!, rows: rows) }
+        metrics.scoringLatency.labels().observe((ContinuousClock.now - started).totalSeconds)
+        metrics.batchSize.labels().observe(Double(rows))
+
+        let heads = model.heads
+        let now = wallClockMilliseconds()
+        for (row, item) in batch.items.enumerated() where item.writesOutput {
+            var scores: [(head: String, score: HeadScore)] = []
+            var probabilities: [(head: String, probability: Double)] = []
+            for (index, head) in heads.enumerated() {
+                let values = scorer.probabilities(head: index)
+                if head.kind.isSigmoid {
+                    let probability = Double(values[row])
+                    scores.append((head.name, .probability(probability)))
+                    probabilities.append((head.name, probability))
+                    metrics.scores.labels(head.name).observe(probability)
+                } else {
+                    let base = row * head.width
+                    let classes = head.kind.classes.enumerated().map { position, label in
+                        (label: label, probability: Double(values[base + position]))
+                    }
+                    scores.append((head.name, .distribution(classes)))
+                }
+            }
+            if let topic = settings.scoresTopic {
+                let record = ScoreRecord(
+                    eventID: item.eventID, modelVersion: modelVersionNumber, scores: scores)
+                send(topic: topic, key: item.userID, value: record.json())
+            }
+            let fired = policy.decide(probabilities: probabilities, eventTimeMs: item.eventTimeMs)
+            if !fired.isEmpty {
+                writeAlert(item, row: row, scores: scores, fired: fired, now: now)
+            } else if probabilities.contains(where: { head, probability in
+                (settings.thresholds[head].map { probability > $0 }) ?? false
+            }) {
+                metrics.alertsSuppressed.labels().increment()
+            }
+            if let sent = item.messageTimeMs {
+                metrics.endToEndLatency.labels().observe(Double(max(0, now - sent)) / 1000)
+            }
+        }
+    }
+
+    private func writeAlert(
+        _ item: ScoringBatch.Item, row: Int, scores: [(head: String, score: HeadScore)],
+        fired: [FiredHead], now: Int64
+    ) {
+        // Explain the strongest head that fired.
+        let strongest = fired.max { $0.score < $1.score }!
+        let headIndex = model.headIndex(strongest.head) ?? 0
+        let top = attribution.topFeatures(
+            batch.features(of: row), head: headIndex, limit: settings.alertTopFeatures)
+        let alert = Alert(
+            eventID: item.eventID, eventType: item.type, userID: item.userID,
+            eventTimeMs: item.eventTimeMs,
+            source: SourcePosition(
+                topic: settings.eventsTopic, partition: item.partition, offset: item.offset),
+            scores: scores, fired: fired, topFeatures: top, modelVersion: modelVersionNumber,
+            instance: settings.instanceName, emittedAtMs: now)
+        send(topic: settings.alertsTopic, key: item.userID, value: alert.json())
+        for head in fired {
+            metrics.alerts.labels(head.head).increment()
+            summary.alerts[head.head, default: 0] += 1
+        }
+    }
+
+    private func send(topic: String, key: String, value: [UInt8]) {
+        do {
+            try producer.send(topic: topic, key: Array(key.utf8), value: value)
+        } catch {
+            producerFailed(error)
+        }
+    }
+}

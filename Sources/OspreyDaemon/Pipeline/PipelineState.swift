@@ -1,0 +1,171 @@
+import OspreyCore
+import OspreyFeatures
+import OspreyKafka
+
+/// Partition state across rebalances and checkpoints, and the periodic chores.
+extension Pipeline {
+    /// Restores newly assigned partitions and checkpoints revoked ones.
+    func handle(_ rebalance: KafkaRebalance) throws {
+        let numbers = Set(
+            rebalance.partitions.filter { $0.topic == settings.eventsTopic }.map(\.partition))
+        switch rebalance.kind {
+        case .assigned:
+            try restore(numbers.sorted())
+            if !control.isReady.exchange(true, ordering: .relaxed) {
+                metrics.ready.labels().set(1)
+                _ = lifecycle.handle(.ready)
+                notifier.ready(status: "restored \(partitions.count) partitions")
+                logger.notice("ready", [.partitions: .int(Int64(partitions.count))])
+            }
+        case .revoked:
+            try scoreBatch()
+            let revoked = numbers.compactMap { partitions[$0] }
+            if !revoked.isEmpty { try checkpoint(revoked, flushBudget: settings.shutdownTimeout) }
+            for number in numbers { partitions[number] = nil }
+        case .lost:
+            // Another member may own them already: drop without writing anything.
+            batch.reset()
+            for number in numbers { partitions[number] = nil }
+            logger.warning("partitions lost", [.partitions: .int(Int64(numbers.count))])
+        }
+    }
+
+    /// Loads each partition's checkpoint (or starts it empty) and seeks both its topics to
+    /// where the state left off.
+    private func restore(_ numbers: [Int32]) throws {
+        var seeks: [TopicPartitionOffset] = []
+        let committed = try consumer.committed(
+            numbers.map { TopicPartition(topic: settings.eventsTopic, partition: $0) },
+            timeout: .seconds(10))
+        for number in numbers where partitions[number] == nil {
+            var outputFrom: Int64 = 0
+            if let found = committed.first(where: { $0.partition == number }),
+                case .exactly(let offset) = found.offset
+            {
+                outputFrom = offset
+            }
+            if let (checkpoint, refused) = try checkpoints.load(number) {
+                if refused { metrics.checkpointsRefused.labels().increment() }
+                partitions[number] = PartitionState(
+                    partition: number, store: checkpoint.store,
+                    nextEventOffset: checkpoint.nextOffset,
+                    nextLabelOffset: checkpoint.nextLabelOffset, outputFrom: outputFrom)
+                seeks.append(
+                    TopicPartitionOffset(
+                        topic: settings.eventsTopic, partition: number,
+                        offset: .exactly(checkpoint.nextOffset)))
+                if checkpoint.nextLabelOffset >= 0 {
+                    seeks.append(
+                        TopicPartitionOffset(
+                            topic: settings.labelsTopic, partition: number,
+                            offset: .exactly(checkpoint.nextLabelOffset)))
+                }
+                logger.info(
+                    "partition restored",
+                    [
+                        .partition: .int(Int64(number)), .offset: .int(checkpoint.nextOffset),
+                        .entities: .int(Int64(checkpoint.store.trackedEntities)),
+                    ])
+            } else {
+                // No state: start empty from the group's position (or auto.offset.reset).
+                partitions[number] = PartitionState(
+                    partition: number, store: try FeatureStore(configuration: featureConfiguration),
+                    nextEventOffset: 0, nextLabelOffset: -1, outputFrom: outputFrom)
+                logger.info("partition starts without state", [.partition: .int(Int64(number))])
+            }
+        }
+        if !seeks.isEmpty { try consumer.seek(seeks, timeout: .seconds(10)) }
+    }
+
+    /// Checkpoints every assigned partition.
+    func checkpointAll(flushBudget: Duration) throws {
+        try scoreBatch()
+        try checkpoint(Array(partitions.values), flushBudget: flushBudget)
+    }
+
+    /// Flushes the producer, writes the partitions' checkpoints, then commits their offsets.
+    ///
+    /// - Throws: when the producer cannot deliver within `flushBudget`; no checkpoint is
+    ///   written then, so nothing is marked done that was not delivered.
+    func checkpoint(_ states: [PartitionState], flushBudget: Duration) throws {
+        let started = ContinuousClock.now
+        try producer.flush(timeout: flushBudget)
+        var offsets: [TopicPartitionOffset] = []
+        var bytes = 0
+        for state in states.sorted(by: { $0.partition < $1.partition }) {
+            bytes += try checkpoints.save(state, modelVersion: model.version)
+            metrics.checkpointsWritten.labels().increment()
+            offsets.append(
+                TopicPartitionOffset(
+                    topic: settings.eventsTopic, partition: state.partition,
+                    offset: .exactly(state.nextEventOffset)))
+            if state.nextLabelOffset >= 0 {
+                offsets.append(
+                    TopicPartitionOffset(
+                        topic: settings.labelsTopic, partition: state.partition,
+                        offset: .exactly(state.nextLabelOffset)))
+            }
+            state.outputFrom = max(state.outputFrom, state.nextEventOffset)
+        }
+        if !offsets.isEmpty { try consumer.commit(offsets) }
+        lastCheckpoint = .now
+        let duration = ContinuousClock.now - started
+        metrics.checkpointDuration.labels().observe(duration.totalSeconds)
+        logger.debug(
+            "checkpoint written",
+            [
+                .partitions: .int(Int64(states.count)), .bytes: .int(Int64(bytes)),
+                .durationMs: .int(duration.totalMilliseconds),
+            ])
+    }
+
+    /// Checkpoints, the summary line, the watchdog and the state gauges, each when due.
+    func servePeriodicWork() throws {
+        let now = ContinuousClock.now
+        _ = try producer.poll(timeout: .zero)
+        if now - lastCheckpoint >= settings.checkpointInterval, !partitions.isEmpty {
+            do {
+                try checkpointAll(flushBudget: settings.checkpointInterval)
+            } catch {
+                logger.error("checkpoint failed; retrying later", [.error: .string("\(error)")])
+                lastCheckpoint = now
+            }
+        }
+        metrics.checkpointAge.labels().set((ContinuousClock.now - lastCheckpoint).totalSeconds)
+        if let interval = notifier.watchdogInterval, now - lastWatchdog >= interval / 2 {
+            notifier.watchdog()
+            lastWatchdog = now
+        }
+        if now - lastSummary >= settings.summaryInterval {
+            writeSummary(seconds: (now - lastSummary).totalSeconds)
+            lastSummary = now
+        }
+    }
+
+    private func writeSummary(seconds: Double) {
+        var entities = 0
+        var bytes = 0
+        for state in partitions.values {
+            entities += state.store.trackedEntities
+            bytes += state.store.stateBytes().totalBytes
+        }
+        metrics.entitiesTracked.labels().set(entities)
+        metrics.stateBytes.labels().set(bytes)
+        let rate = Double(summary.events) / max(seconds, 0.001)
+        let lag = lagByPartition.values.reduce(0, +)
+        let alerts = summary.alerts.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }
+            .joined(separator: ",")
+        logger.info(
+            "summary",
+            [
+                .rate: .double((rate * 10).rounded() / 10), .lag: .int(lag),
+                .alerts: .string(alerts.isEmpty ? "none" : alerts),
+                .deadLetters: .int(Int64(summary.deadLetters)),
+                .version: .string(model.version),
+                .checkpointAgeS: .int((ContinuousClock.now - lastCheckpoint).components.seconds),
+                .partitions: .int(Int64(partitions.count)),
+            ])
+        notifier.status("\(Int(rate)) events/s, lag \(lag), model v\(model.version)")
+        summary.reset()
+    }
+}
