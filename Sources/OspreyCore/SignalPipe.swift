@@ -22,6 +22,12 @@ public enum SignalPipe {
             signalPipeReadEnd = ends[0]
             signalPipeWriteEnd = ends[1]
         }
+        // A parent may have started us with these signals blocked (a blocked mask survives
+        // exec); unblock them here so the handler runs, and so in every thread started later.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in signals { sigaddset(&unblock, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for signal in signals {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = forwardSignal

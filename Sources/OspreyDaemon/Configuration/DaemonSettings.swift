@@ -47,6 +47,8 @@ public struct DaemonSettings: Sendable {
     public var summaryInterval: Duration
     public var shutdownTimeout: Duration
     public var instanceName: String
+    /// `OSPREY_*` environment variables that name no key; the daemon logs them at start.
+    public var ignoredEnvironment: [String] = []
     /// The file the settings were read from, for SIGHUP; nil when they did not come from one.
     public var configurationPath: String?
     /// Every setting as given (file, environment, defaults not included), for delegated

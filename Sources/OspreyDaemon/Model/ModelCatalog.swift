@@ -98,9 +98,14 @@ extension ModelCatalog {
         let shape = NetworkShape()
         let network = makeNetwork(
             .mmoe, inputs: schema.count, heads: heads, shape: shape, seed: 1, as: Float.self)
+        // Counts, amounts and ages span many orders of magnitude; log1p keeps an untrained
+        // network out of saturation, so its scores at least spread.
+        let width = schema.count
+        let normalisation = Normalisation(
+            mean: [Float](repeating: 0, count: width), scale: [Float](repeating: 1, count: width),
+            compressed: [Bool](repeating: true, count: width))
         return Model(
-            network: network, shape: shape, schema: schema,
-            normalisation: .identity(width: schema.count),
+            network: network, shape: shape, schema: schema, normalisation: normalisation,
             createdAt: TimestampText.rfc3339(milliseconds: 0))
     }
 }

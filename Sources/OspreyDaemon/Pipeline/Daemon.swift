@@ -31,6 +31,10 @@ public final class Daemon {
     ///   caller prints it as one line.
     public func run() throws -> Int32 {
         LogSink.shared.minimumLevel = settings.logLevel
+        for name in settings.ignoredEnvironment {
+            logger.warning(
+                "environment variable names no configuration key; ignored", [.key: .string(name)])
+        }
         let metrics = DaemonMetrics()
         let notifier = SystemdNotifier(environment: ConfigurationFile.processEnvironment)
         var kafka = settings.kafka
@@ -70,10 +74,15 @@ public final class Daemon {
             Daemon.respond(path: path, metrics: metrics, control: control)
         }
         defer { server.stop() }
+        // The port actually bound, which differs from the configured one when that is 0.
+        let listen =
+            settings.metricsListen.lastIndex(of: ":").map {
+                String(settings.metricsListen[..<$0]) + ":\(server.port)"
+            } ?? settings.metricsListen
         logger.info(
             "metrics listening",
             [
-                .listen: .string("127.0.0.1:\(server.port)"),
+                .listen: .string(listen),
                 .instance: .string(settings.instanceName),
             ])
 

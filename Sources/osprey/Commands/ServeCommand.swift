@@ -41,11 +41,10 @@ enum ServeCommand: Command {
         var file = try ConfigurationFile.load(path: path)
         let unknown = file.applyEnvironment(
             ConfigurationFile.processEnvironment, knownKeys: DaemonSettings.keys.map(\.key))
-        if let name = unknown.first {
-            throw ConfigurationError(
-                key: nil, origin: .environment(name: name), reason: "names no configuration key")
-        }
         var settings = try DaemonSettings(file, hostName: hostName())
+        // OSPREY_* variables also serve the tools (OSPREY_DATA_DIR, OSPREY_BINARY): one that
+        // names no key is reported, not refused.
+        settings.ignoredEnvironment = unknown
         settings.configurationPath = path
         _ = try ModelConfiguration(file: file)
         let kafka = settings.kafka.filter {
@@ -93,6 +92,9 @@ enum CheckConfigCommand: Command {
         do {
             let settings = try ServeCommand.loadSettings(path: path)
             print("# \(path): valid")
+            for name in settings.ignoredEnvironment {
+                print("# ignored: environment variable \(name) names no configuration key")
+            }
             print(settings.file.redactedText, terminator: "")
             return ExitCode.success
         } catch {
