@@ -12,6 +12,13 @@ public struct SimulatedRecord: Sendable {
     public let timeMs: Int64
     /// One JSON object in the contract of DESIGN.md.
     public let json: [UInt8]
+
+    public init(kind: Kind, key: String, timeMs: Int64, json: [UInt8]) {
+        self.kind = kind
+        self.key = key
+        self.timeMs = timeMs
+        self.json = json
+    }
 }
 
 /// Realistic clicks and orders for a population of users, with labelled fraud and bot

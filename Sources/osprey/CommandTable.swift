@@ -5,6 +5,7 @@ let commandTable: [any Command.Type] = [
     ServeCommand.self,
     BrokerCommand.self,
     SimulateCommand.self,
+    ReplayCommand.self,
     FeaturesCommand.self,
     TrainCommand.self,
     EvalCommand.self,

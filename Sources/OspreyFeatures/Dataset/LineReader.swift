@@ -23,8 +23,8 @@ public struct FeatureFileError: Error, Sendable, CustomStringConvertible, Equata
 /// the decoder refuses it as too large without the reader holding it whole.
 ///
 /// Thread: one thread at a time.
-final class LineReader {
-    let path: String
+public final class LineReader {
+    public let path: String
     private let file: gzFile
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
@@ -32,10 +32,10 @@ final class LineReader {
     private var finished = false
     private let maxLineBytes: Int
     /// The file's size on disk, for progress.
-    let fileBytes: Int64
-    private(set) var lineNumber = 0
+    public let fileBytes: Int64
+    public private(set) var lineNumber = 0
 
-    init(path: String, maxLineBytes: Int = 65_536) throws(FeatureFileError) {
+    public init(path: String, maxLineBytes: Int = 65_536) throws(FeatureFileError) {
         self.path = path
         self.maxLineBytes = maxLineBytes
         var info = stat()
@@ -60,12 +60,12 @@ final class LineReader {
     }
 
     /// Compressed bytes consumed so far (uncompressed for plain files).
-    var bytesRead: Int64 { Int64(gzoffset(file)) }
+    public var bytesRead: Int64 { Int64(gzoffset(file)) }
 
     /// Calls `body` with the next line, or returns false at the end of the file.
     ///
     /// - Throws: ``FeatureFileError`` when the file is corrupt or cannot be read.
-    func next<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result? {
+    public func next<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result? {
         while true {
             if let newline = findNewline() {
                 var lineEnd = newline
