@@ -2,5 +2,6 @@
 ///
 /// Each command lives in a file of its own under `Commands/`.
 let commandTable: [any Command.Type] = [
-    FeaturesCommand.self
+    FeaturesCommand.self,
+    BenchFeaturesCommand.self,
 ]

@@ -139,7 +139,9 @@ public struct FeatureFileReader {
 }
 
 /// The state of one read: decoders, scheduled labels and the vector buffers.
-private struct ReadPass {
+///
+/// Shared by ``FeatureFileReader`` and the benchmark, so that both run the same path.
+struct ReadPass {
     let store: FeatureStore
     let format: InputFormat
     let schema: FeatureSchema
@@ -153,6 +155,8 @@ private struct ReadPass {
     var scheduledHead = 0
     var rejected: [DecodeReason: Int] = [:]
     var firstRejections: [(line: Int, error: DecodeError)] = []
+    /// Whether ``ingest(_:number:facts:)`` fills the line's strings (the benchmark does not).
+    var wantsText = true
 
     init(
         store: FeatureStore, format: InputFormat, configuration: FeatureConfiguration,
@@ -173,29 +177,8 @@ private struct ReadPass {
     mutating func handle(
         _ line: UnsafeRawBufferPointer, number: Int, _ body: (borrowing FeatureRow) throws -> Void
     ) throws -> Bool {
-        if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return false }
         var facts = LineFacts(eventID: "", userID: "")
-        let event: DecodedEvent
-        do {
-            event = try decode(line, number: number, facts: &facts)
-            if event.kind == .label {
-                store.apply(label: event)
-                return false
-            }
-            applyScheduledLabels(upTo: event.timestampMs)
-            try exact.withUnsafeMutableBufferPointer { vector throws(DecodeError) in
-                try store.process(event, into: vector)
-            }
-        } catch {
-            reject(error, line: number)
-            return false
-        }
-        if format == .handbook {
-            var label = event
-            label.kind = .label
-            label.timestampMs = event.timestampMs + labelDelayMs
-            scheduled.append(label)
-        }
+        guard let event = ingest(line, number: number, facts: &facts) else { return false }
         for index in exact.indices { single[index] = Float(exact[index]) }
         try exact.withUnsafeBufferPointer { exactValues in
             try single.withUnsafeBufferPointer { values in
@@ -211,12 +194,43 @@ private struct ReadPass {
         return true
     }
 
+    /// Decodes one line and records it: a click or an order leaves its vector in `exact` and
+    /// is returned; a label, a blank line or a refused line returns nil.
+    mutating func ingest(_ line: UnsafeRawBufferPointer, number: Int, facts: inout LineFacts)
+        -> DecodedEvent?
+    {
+        if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return nil }
+        let event: DecodedEvent
+        do {
+            event = try decode(line, number: number, facts: &facts)
+            if event.kind == .label {
+                store.apply(label: event)
+                return nil
+            }
+            applyScheduledLabels(upTo: event.timestampMs)
+            try exact.withUnsafeMutableBufferPointer { vector throws(DecodeError) in
+                try store.process(event, into: vector)
+            }
+        } catch {
+            reject(error, line: number)
+            return nil
+        }
+        if format == .handbook {
+            var label = event
+            label.kind = .label
+            label.timestampMs = event.timestampMs + labelDelayMs
+            scheduled.append(label)
+        }
+        return event
+    }
+
     private func decode(_ line: UnsafeRawBufferPointer, number: Int, facts: inout LineFacts)
         throws(DecodeError) -> DecodedEvent
     {
         switch format {
         case .events:
             let event = try events.decode(line)
+            guard wantsText else { return event }
             facts.eventID =
                 events.text(of: .eventID) ?? events.text(of: .orderID) ?? ""
             facts.userID = events.text(of: .userID) ?? ""
@@ -224,9 +238,9 @@ private struct ReadPass {
             facts.sessionID = events.text(of: .sessionID)
             return event
         case .handbook:
-            return try handbook.decode(line, facts: &facts)
+            return try handbook.decode(line, facts: &facts, wantsText: wantsText)
         case .yoochoose:
-            return try yoochoose.decode(line, line: number, facts: &facts)
+            return try yoochoose.decode(line, line: number, facts: &facts, wantsText: wantsText)
         }
     }
 

@@ -1,3 +1,5 @@
+import CSimdjsonBridge
+
 /// One event as an entity keeps it: 16 bytes.
 struct RingEntry: Equatable {
     /// Event time, epoch milliseconds.
@@ -63,6 +65,16 @@ struct EventRing {
 
     @inline(__always)
     func attributes(at index: UInt32) -> RingAttributes { attributes[physical(index)] }
+
+    /// Hints the processor to load the event at `index` and the newest one.
+    @inline(__always)
+    func prefetch(_ index: UInt32) {
+        guard count > 0 else { return }
+        entries.withUnsafeBufferPointer { buffer in
+            osprey_prefetch(buffer.baseAddress! + physical(index))
+            osprey_prefetch(buffer.baseAddress! + physical(end &- 1))
+        }
+    }
 
     /// The newest event.
     var last: RingEntry { self[end &- 1] }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Counts that a feature store keeps about what it was given, for metrics and reports.
 public struct StoreStatistics: Sendable, Equatable {
     /// Click and order events recorded.
@@ -91,8 +95,14 @@ public final class FeatureStore {
         let windows = configuration.windows.map(\.totalMilliseconds)
         users = EntityTable(
             windowsMs: windows, retentionMs: retention, tracksAttributes: true, tracksFrauds: false)
+        // A delayed window (t - (n + d), t - d] holds what a window of n + d holds minus what
+        // a window of d holds, both ending at t: the merchant keeps those as extra windows
+        // after the public ones.
+        let delay = configuration.riskDelay.totalMilliseconds
+        let delayed = configuration.riskWindows.map { $0.totalMilliseconds + delay } + [delay]
         merchants = EntityTable(
-            windowsMs: windows, retentionMs: retention, tracksAttributes: false, tracksFrauds: true)
+            windowsMs: windows + delayed, retentionMs: retention, tracksAttributes: false,
+            tracksFrauds: true)
         let network = configuration.networkWindows.map(\.totalMilliseconds)
         devices = EntityTable(
             windowsMs: network, retentionMs: retention, tracksAttributes: false,
@@ -106,8 +116,9 @@ public final class FeatureStore {
     ///
     /// - Parameter vector: at least ``schema``'s count of values; filled in schema order.
     /// - Throws: ``DecodeError`` with reason `future_timestamp` when the event lies more than
-    ///   ``FeatureConfiguration/futureTolerance`` ahead of the ``watermark``; the store is then
-    ///   unchanged.
+    ///   ``FeatureConfiguration/futureTolerance`` ahead of both the ``watermark`` and the wall
+    ///   clock (so that replaying an old file with quiet days refuses nothing, while a producer
+    ///   that writes next year's dates is caught); the store is then unchanged.
     public func process(_ event: DecodedEvent, into vector: UnsafeMutableBufferPointer<Double>)
         throws(DecodeError)
     {
@@ -115,13 +126,14 @@ public final class FeatureStore {
         precondition(vector.count >= layout.count, "the vector is shorter than the schema")
         var time = event.timestampMs
         var late = false
+        let tolerance = configuration.futureTolerance.totalMilliseconds
+        if time > max(watermark, 0) + tolerance, time > FeatureStore.wallClockMs() + tolerance {
+            statistics.futureEvents += 1
+            throw DecodeError(
+                .futureTimestamp, field: "ts",
+                "the event lies more than the future tolerance ahead of both the stream and now")
+        }
         if watermark != .min {
-            guard time <= watermark + configuration.futureTolerance.totalMilliseconds else {
-                statistics.futureEvents += 1
-                throw DecodeError(
-                    .futureTimestamp, field: "ts",
-                    "the event lies more than the future tolerance ahead of the stream")
-            }
             let bound = watermark - configuration.allowedLateness.totalMilliseconds
             if time < bound {
                 time = bound
@@ -131,6 +143,11 @@ public final class FeatureStore {
         }
         advanceClock(to: time)
         statistics.events += 1
+        // Start every entity's cache misses at once; the updates below then find them loaded.
+        users.prefetch(event.user)
+        if let merchant = event.merchant { merchants.prefetch(merchant) }
+        if let device = event.device { devices.prefetch(device) }
+        if let ip = event.ip { ips.prefetch(ip) }
 
         let isOrder = event.kind == .order
         let entry = RingEntry(
@@ -218,6 +235,13 @@ public final class FeatureStore {
     }
 
     // MARK: Clock, interning, labels
+
+    /// Now, in epoch milliseconds.
+    static func wallClockMs() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
 
     private func advanceClock(to time: Int64) {
         guard time > watermark else { return }
