@@ -393,13 +393,19 @@ final class EntityTable {
                 record.values.capacity * MemoryLayout<ValueUse>.stride + record.frauds.capacity
                 * 8
         }
-        // Swift arrays carry a 32-byte header and malloc adds about 16 bytes per block.
+        // Swift arrays carry a 32-byte header and malloc adds about 16 bytes per block: counted
+        // for every block an entity owns (its ring, its value table, its fraud times).
         let blockOverhead = 48
-        let blocksPerRecord = (tracksAttributes ? 3 : 1) + (tracksFrauds ? 1 : 0)
+        var blocks = 0
+        for record in records where record.live {
+            blocks +=
+                (record.ring.hasBuffer ? 1 : 0) + (record.values.capacity > 0 ? 1 : 0)
+                + (record.frauds.capacity > 0 ? 1 : 0)
+        }
         let fixed =
             records.capacity * MemoryLayout<EntityRecord>.stride + windows.capacity
             * MemoryLayout<WindowState>.stride + index.heapBytes + freeSlots.capacity * 4
-            + valueBytes + liveCount * blocksPerRecord * blockOverhead
+            + valueBytes + blocks * blockOverhead
         return (fixed, eventBytes, events)
     }
 }

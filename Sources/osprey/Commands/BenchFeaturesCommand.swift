@@ -1,3 +1,4 @@
+import Foundation
 import OspreyCore
 import OspreyFeatures
 
@@ -59,6 +60,10 @@ struct BenchFeaturesCommand: Command {
         report(second, bytes: stream.byteCount)
 
         goals([first, second])
+        if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
+            let average = load.split(separator: " ").prefix(3).joined(separator: " ")
+            print("machine load average during the run: \(average) (rates are per core)")
+        }
         return ExitCode.success
     }
 
