@@ -131,6 +131,7 @@ public struct FeatureFileReader {
                         fileBytes: lines.fileBytes))
             }
         }
+        if try pass.finish(body) { rows += 1 }
         progress?(
             ReadProgress(
                 lines: lines.lineNumber, rows: rows, bytesRead: lines.fileBytes,
@@ -155,7 +156,7 @@ struct ReadPass {
     var scheduledHead = 0
     var rejected: [DecodeReason: Int] = [:]
     var firstRejections: [(line: Int, error: DecodeError)] = []
-    /// Whether ``ingest(_:number:facts:)`` fills the line's strings (the benchmark does not).
+    /// Whether decoding fills the lines' strings (the benchmark does not need them).
     var wantsText = true
 
     init(
@@ -173,13 +174,39 @@ struct ReadPass {
         single = Array(repeating: 0, count: schema.count)
     }
 
+    /// A decoded line waiting for its turn.
+    struct Decoded {
+        var event: DecodedEvent
+        var facts: LineFacts
+        var number: Int
+    }
+
+    /// The line decoded last, recorded when the next one has been decoded.
+    private var ahead: Decoded?
+
     /// Handles one line; returns whether it produced a row.
     mutating func handle(
         _ line: UnsafeRawBufferPointer, number: Int, _ body: (borrowing FeatureRow) throws -> Void
     ) throws -> Bool {
-        var facts = LineFacts(eventID: "", userID: "")
-        guard let event = ingest(line, number: number, facts: &facts) else { return false }
+        guard let recorded = push(line, number: number) else { return false }
+        try emit(recorded, body)
+        return true
+    }
+
+    /// Records the last line held back, at the end of the input; returns whether it made a row.
+    mutating func finish(_ body: (borrowing FeatureRow) throws -> Void) throws -> Bool {
+        guard let recorded = finish() else { return false }
+        try emit(recorded, body)
+        return true
+    }
+
+    /// Hands a recorded event's vector to `body`.
+    private mutating func emit(_ recorded: Decoded, _ body: (borrowing FeatureRow) throws -> Void)
+        throws
+    {
         for index in exact.indices { single[index] = Float(exact[index]) }
+        let event = recorded.event
+        let facts = recorded.facts
         try exact.withUnsafeBufferPointer { exactValues in
             try single.withUnsafeBufferPointer { values in
                 try body(
@@ -188,31 +215,52 @@ struct ReadPass {
                         timestampMs: event.timestampMs,
                         kind: event.kind == .order ? .order : .click,
                         category: facts.category, sessionID: facts.sessionID, values: values,
-                        exactValues: exactValues, truth: facts.truth, lineNumber: number))
+                        exactValues: exactValues, truth: facts.truth,
+                        lineNumber: recorded.number))
             }
         }
-        return true
     }
 
-    /// Decodes one line and records it: a click or an order leaves its vector in `exact` and
-    /// is returned; a label, a blank line or a refused line returns nil.
-    mutating func ingest(_ line: UnsafeRawBufferPointer, number: Int, facts: inout LineFacts)
-        -> DecodedEvent?
-    {
+    /// Decodes `line`, asks the store to prefetch its entities, and records the line decoded
+    /// before it: one line of lookahead, so that the next event's cache misses overlap with
+    /// the current event's work. Returns the recorded click or order (its vector is in
+    /// `exact`); labels, blank and refused lines give nil.
+    mutating func push(_ line: UnsafeRawBufferPointer, number: Int) -> Decoded? {
         if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return nil }
+        var facts = LineFacts(eventID: "", userID: "")
         let event: DecodedEvent
         do {
             event = try decode(line, number: number, facts: &facts)
-            if event.kind == .label {
-                store.apply(label: event)
-                return nil
-            }
-            applyScheduledLabels(upTo: event.timestampMs)
+        } catch {
+            reject(error, line: number)
+            return nil
+        }
+        if event.kind != .label { store.prefetch(for: event) }
+        let previous = ahead
+        ahead = Decoded(event: event, facts: facts, number: number)
+        return previous.flatMap { record($0) }
+    }
+
+    /// Records the line held back by ``push(_:number:)``.
+    mutating func finish() -> Decoded? {
+        let last = ahead
+        ahead = nil
+        return last.flatMap { record($0) }
+    }
+
+    private mutating func record(_ decoded: Decoded) -> Decoded? {
+        let event = decoded.event
+        if event.kind == .label {
+            store.apply(label: event)
+            return nil
+        }
+        applyScheduledLabels(upTo: event.timestampMs)
+        do {
             try exact.withUnsafeMutableBufferPointer { vector throws(DecodeError) in
                 try store.process(event, into: vector)
             }
         } catch {
-            reject(error, line: number)
+            reject(error, line: decoded.number)
             return nil
         }
         if format == .handbook {
@@ -221,7 +269,7 @@ struct ReadPass {
             label.timestampMs = event.timestampMs + labelDelayMs
             scheduled.append(label)
         }
-        return event
+        return decoded
     }
 
     private func decode(_ line: UnsafeRawBufferPointer, number: Int, facts: inout LineFacts)

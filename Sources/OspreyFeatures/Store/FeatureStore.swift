@@ -143,11 +143,6 @@ public final class FeatureStore {
         }
         advanceClock(to: time)
         statistics.events += 1
-        // Start every entity's cache misses at once; the updates below then find them loaded.
-        users.prefetch(event.user)
-        if let merchant = event.merchant { merchants.prefetch(merchant) }
-        if let device = event.device { devices.prefetch(device) }
-        if let ip = event.ip { ips.prefetch(ip) }
 
         let isOrder = event.kind == .order
         let entry = RingEntry(
@@ -187,6 +182,17 @@ public final class FeatureStore {
                 -1
         }
         if let book = layout.book { writeBook(at: book, entry: entry, vector) }
+    }
+
+    /// Starts loading the state that processing `event` will touch (a hint that changes
+    /// nothing). Callers that see events ahead, such as a poll loop with a batch or a file
+    /// reader, call it for the next event while they process the current one, so that the
+    /// next event's cache misses overlap with the current event's work.
+    public func prefetch(for event: DecodedEvent) {
+        users.prefetch(event.user)
+        if let merchant = event.merchant { merchants.prefetch(merchant) }
+        if let device = event.device { devices.prefetch(device) }
+        if let ip = event.ip { ips.prefetch(ip) }
     }
 
     /// Applies a label to the order it judges: a fraud counts in its merchant's fraud rate
