@@ -99,11 +99,13 @@ import Testing
                 .outOfRange, "amount"
             ),
             (
-                #"{"type":"click","event_id":"e","user_id":"\#(String(repeating: "u", count: 129))","ts":1796320336123}"#,
+                #"{"type":"click","event_id":"e","ts":1796320336123,"user_id":""#
+                    + String(repeating: "u", count: 129) + #""}"#,
                 .outOfRange, "user_id"
             ),
             (
-                #"{"type":"label","event_id":"e","user_id":"u","ts":1796320336123,"label":"maybe"}"#,
+                #"{"type":"label","event_id":"e","user_id":"u","ts":1796320336123,"#
+                    + #""label":"maybe"}"#,
                 .outOfRange, "label"
             ),
             (

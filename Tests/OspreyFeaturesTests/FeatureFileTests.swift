@@ -6,12 +6,16 @@ import Testing
 /// ``FeatureFileReader`` and `osprey features` on small files written by the tests.
 @Suite(.timeLimit(.minutes(2))) struct FeatureFileTests {
     static let lines = [
-        #"{"type":"order","event_id":"o1","user_id":"alice","ts":"2026-01-01T00:00:00Z","amount":10,"merchant_id":"shop","device_id":"d1"}"#,
-        #"{"type":"click","event_id":"c1","user_id":"alice","ts":"2026-01-01T00:00:30Z","device_id":"d2","category":"books"}"#,
+        #"{"type":"order","event_id":"o1","user_id":"alice","ts":"2026-01-01T00:00:00Z","#
+            + #""amount":10,"merchant_id":"shop","device_id":"d1"}"#,
+        #"{"type":"click","event_id":"c1","user_id":"alice","ts":"2026-01-01T00:00:30Z","#
+            + #""device_id":"d2","category":"books"}"#,
         #"not json"#,
         "",
-        #"{"type":"label","event_id":"o1","user_id":"alice","ts":"2026-01-02T00:00:00Z","label":"fraud"}"#,
-        #"{"type":"order","event_id":"o2","user_id":"bob","ts":"2026-01-09T00:00:00Z","amount":30,"merchant_id":"shop"}"#,
+        #"{"type":"label","event_id":"o1","user_id":"alice","ts":"2026-01-02T00:00:00Z","#
+            + #""label":"fraud"}"#,
+        #"{"type":"order","event_id":"o2","user_id":"bob","ts":"2026-01-09T00:00:00Z","#
+            + #""amount":30,"merchant_id":"shop"}"#,
         #"{"type":"order","event_id":"o3","user_id":"bob","ts":"2026-01-09T00:01:00Z"}"#,
     ]
 

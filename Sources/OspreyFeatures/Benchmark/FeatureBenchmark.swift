@@ -88,7 +88,8 @@ public enum FeatureBenchmark {
                 let category = Int(random.next() % 40)
                 lines.append(
                     "{\"type\":\"click\",\"event_id\":\"c\(index)\",\"user_id\":\"user-\(user)\","
-                        + "\"ts\":\(time),\"session_id\":\"s\(user)\",\"device_id\":\"dev-\(device)\","
+                        + "\"ts\":\(time),\"session_id\":\"s\(user)\","
+                        + "\"device_id\":\"dev-\(device)\","
                         + "\"ip\":\"10.\(ip >> 16).\((ip >> 8) & 255).\(ip & 255)\","
                         + "\"country\":\"\(country)\",\"category\":\"cat-\(category)\","
                         + "\"item_id\":\"i\(category * 100)\"}")

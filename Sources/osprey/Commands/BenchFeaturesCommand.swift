@@ -25,7 +25,8 @@ struct BenchFeaturesCommand: Command {
                     ../shared/data/handbook/transactions-dev.jsonl.gz.
                     """),
             OptionSpec(
-                "users", value: "N", help: "Users in the synthetic stream. The default is 1000000."),
+                "users", value: "N",
+                help: "Users in the synthetic stream. The default is 1000000."),
             OptionSpec(
                 "events", value: "N",
                 help: "Events in the synthetic stream. The default is 3000000."),
