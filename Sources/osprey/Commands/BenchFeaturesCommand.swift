@@ -63,7 +63,9 @@ struct BenchFeaturesCommand: Command {
         goals([first, second])
         if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
             let average = load.split(separator: " ").prefix(3).joined(separator: " ")
-            print("machine load average during the run: \(average) (rates are per core)")
+            print(
+                "machine load average during the run: \(average); rates are per second of"
+                    + " the benchmark thread's CPU time")
         }
         return ExitCode.success
     }
@@ -77,7 +79,8 @@ struct BenchFeaturesCommand: Command {
                 + "  (\(fixed(rates.decodeRatio, 1))x the baseline)")
         print(
             "  decode + update + vector           \(rate(rates.pipelinePerSecond)) events/s"
-                + " on one core")
+                + " on one core (\(rate(rates.pipelineWallPerSecond).trimmingWhitespace())"
+                + " per wall-clock second)")
         print(
             "  state: \(state.entities) entities, \(state.heldEvents) events held"
                 + " (an event is held once per entity that keeps it)")
