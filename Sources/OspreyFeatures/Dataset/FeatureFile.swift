@@ -131,7 +131,7 @@ public struct FeatureFileReader {
                         fileBytes: lines.fileBytes))
             }
         }
-        if try pass.finish(body) { rows += 1 }
+        rows += try pass.finish(body)
         progress?(
             ReadProgress(
                 lines: lines.lineNumber, rows: rows, bytesRead: lines.fileBytes,
@@ -181,8 +181,9 @@ struct ReadPass {
         var number: Int
     }
 
-    /// The line decoded last, recorded when the next one has been decoded.
-    private var ahead: Decoded?
+    /// Lines decoded but not yet recorded, oldest first (at most
+    /// ``FeatureStore/prefetchDepth``).
+    private var ahead: ContiguousArray<Decoded> = []
 
     /// Handles one line; returns whether it produced a row.
     mutating func handle(
@@ -193,11 +194,15 @@ struct ReadPass {
         return true
     }
 
-    /// Records the last line held back, at the end of the input; returns whether it made a row.
-    mutating func finish(_ body: (borrowing FeatureRow) throws -> Void) throws -> Bool {
-        guard let recorded = finish() else { return false }
-        try emit(recorded, body)
-        return true
+    /// Records the lines held back, at the end of the input; returns how many made rows.
+    mutating func finish(_ body: (borrowing FeatureRow) throws -> Void) throws -> Int {
+        var rows = 0
+        while hasHeldLines {
+            guard let recorded = finish() else { continue }
+            try emit(recorded, body)
+            rows += 1
+        }
+        return rows
     }
 
     /// Hands a recorded event's vector to `body`.
@@ -221,10 +226,11 @@ struct ReadPass {
         }
     }
 
-    /// Decodes `line`, asks the store to prefetch its entities, and records the line decoded
-    /// before it: one line of lookahead, so that the next event's cache misses overlap with
-    /// the current event's work. Returns the recorded click or order (its vector is in
-    /// `exact`); labels, blank and refused lines give nil.
+    /// Decodes `line`, asks the store to prefetch for it and for the lines held back, and
+    /// records the oldest held-back line: a lookahead of ``FeatureStore/prefetchDepth`` lines,
+    /// so that later events' cache misses overlap with the current event's work. Returns the
+    /// recorded click or order (its vector is in `exact`); labels, blank and refused lines
+    /// give nil.
     mutating func push(_ line: UnsafeRawBufferPointer, number: Int) -> Decoded? {
         if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return nil }
         var facts = LineFacts(eventID: "", userID: "")
@@ -235,18 +241,25 @@ struct ReadPass {
             reject(error, line: number)
             return nil
         }
-        if event.kind != .label { store.prefetch(for: event) }
-        let previous = ahead
-        ahead = Decoded(event: event, facts: facts, number: number)
-        return previous.flatMap { record($0) }
+        ahead.append(Decoded(event: event, facts: facts, number: number))
+        // The newest line gets stage 0, the next-oldest stage 1, ...
+        for (stage, held) in ahead.reversed().enumerated()
+        where stage < FeatureStore.prefetchDepth && held.event.kind != .label {
+            store.prefetch(for: held.event, stage: stage)
+        }
+        guard ahead.count > FeatureStore.prefetchDepth else { return nil }
+        return record(ahead.removeFirst())
     }
 
-    /// Records the line held back by ``push(_:number:)``.
+    /// Records the next line held back by ``push(_:number:)``, at the end of the input; nil
+    /// when none is left or it made no row. Call until ``hasHeldLines`` is false.
     mutating func finish() -> Decoded? {
-        let last = ahead
-        ahead = nil
-        return last.flatMap { record($0) }
+        guard !ahead.isEmpty else { return nil }
+        return record(ahead.removeFirst())
     }
+
+    /// Whether lines are still held back.
+    var hasHeldLines: Bool { !ahead.isEmpty }
 
     private mutating func record(_ decoded: Decoded) -> Decoded? {
         let event = decoded.event

@@ -125,15 +125,31 @@ final class EntityTable {
         return slot
     }
 
-    /// Starts loading what an update of `key` will touch: its record, window state and the
-    /// events at its windows' starts. A hint only; it changes nothing.
+    /// Hints the processor to load what an update of `key` will touch, in three stages that
+    /// a caller issues for events further and further ahead, so that each stage finds in the
+    /// cache what the one before it asked for: the index bucket (stage 0), the entity's record
+    /// and window state (stage 1), the events at its windows' starts (stage 2). A hint only.
     @inline(__always)
-    func prefetch(_ key: EntityKey) {
+    func prefetch(_ key: EntityKey, stage: Int) {
+        if stage == 0 {
+            index.prefetch(key)
+            return
+        }
         guard let slot = index.find(key) else { return }
         let base = Int(slot) * windowCount
         records.withUnsafeBufferPointer { records in
             windows.withUnsafeBufferPointer { windows in
                 let record = records.baseAddress! + Int(slot)
+                if stage == 1 {
+                    let stateBytes = windowCount * MemoryLayout<WindowState>.stride
+                    let state = UnsafeRawPointer(windows.baseAddress! + base)
+                    for offset in Swift.stride(from: 0, to: stateBytes, by: 64) {
+                        osprey_prefetch(state + offset)
+                    }
+                    osprey_prefetch(record)
+                    osprey_prefetch(UnsafeRawPointer(record) + 64)
+                    return
+                }
                 for window in 0..<windowCount {
                     record.pointee.ring.prefetch(windows[base + window].start)
                 }

@@ -184,15 +184,20 @@ public final class FeatureStore {
         if let book = layout.book { writeBook(at: book, entry: entry, vector) }
     }
 
-    /// Starts loading the state that processing `event` will touch (a hint that changes
-    /// nothing). Callers that see events ahead, such as a poll loop with a batch or a file
-    /// reader, call it for the next event while they process the current one, so that the
-    /// next event's cache misses overlap with the current event's work.
-    public func prefetch(for event: DecodedEvent) {
-        users.prefetch(event.user)
-        if let merchant = event.merchant { merchants.prefetch(merchant) }
-        if let device = event.device { devices.prefetch(device) }
-        if let ip = event.ip { ips.prefetch(ip) }
+    /// How many events ahead ``prefetch(for:stage:)`` wants to see: stage 0 for the event this
+    /// far ahead, stage 1 for the next nearer one, and so on down to the next event.
+    public static let prefetchDepth = 3
+
+    /// Hints the processor to load the state that processing `event` will touch; it changes
+    /// nothing. A caller that sees events ahead (a poll loop with a batch, a file reader)
+    /// issues stage `s` for the event `prefetchDepth - s` places ahead of the one it is about
+    /// to process, so that the cache misses of several events overlap with the current
+    /// event's work instead of following one another.
+    public func prefetch(for event: DecodedEvent, stage: Int) {
+        users.prefetch(event.user, stage: stage)
+        if let merchant = event.merchant { merchants.prefetch(merchant, stage: stage) }
+        if let device = event.device { devices.prefetch(device, stage: stage) }
+        if let ip = event.ip { ips.prefetch(ip, stage: stage) }
     }
 
     /// Applies a label to the order it judges: a fraud counts in its merchant's fraud rate
