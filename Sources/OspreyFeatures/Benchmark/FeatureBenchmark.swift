@@ -19,6 +19,8 @@ public enum FeatureBenchmark {
         /// The same per second of wall-clock time (lower when the machine is shared).
         public var pipelineWallPerSecond: Double
         public var state: StateBytes
+        /// The same per kind of entity.
+        public var stateByKind: [(kind: String, bytes: StateBytes)]
         /// Resident memory that the store added, from `/proc/self/statm`.
         public var residentBytes: Int
         public var statistics: StoreStatistics
@@ -134,7 +136,8 @@ public enum FeatureBenchmark {
             decodePerSecond: decode,
             pipelinePerSecond: Double(lines.count) / elapsed,
             pipelineWallPerSecond: Double(lines.count) / wall,
-            state: store.stateBytes(), residentBytes: resident, statistics: store.statistics)
+            state: store.stateBytes(), stateByKind: store.stateBytesByKind(),
+            residentBytes: resident, statistics: store.statistics)
     }
 
     private static func decodeRate(

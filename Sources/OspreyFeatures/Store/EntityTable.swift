@@ -116,6 +116,12 @@ final class EntityTable {
                 key: key, ring: EventRing(tracksAttributes: tracksAttributes))
         } else {
             slot = UInt32(records.count)
+            if records.count == records.capacity {
+                // Grow by half rather than the standard library's doubling: less slack.
+                let grown = records.count + records.count / 2 + 64
+                records.reserveCapacity(grown)
+                windows.reserveCapacity(grown * windowCount)
+            }
             records.append(
                 EntityRecord(key: key, ring: EventRing(tracksAttributes: tracksAttributes)))
             windows.append(contentsOf: repeatElement(WindowState(), count: windowCount))

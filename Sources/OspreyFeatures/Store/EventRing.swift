@@ -32,8 +32,8 @@ struct RingAttributes: Equatable {
     }
 }
 
-/// An entity's events in time order, in a ring buffer that grows by half and shrinks when a
-/// third full, so that its slack stays small.
+/// An entity's events in time order, in a ring buffer that grows by a quarter and shrinks
+/// when half empty, so that its slack stays small (copies stay amortised O(1) per event).
 ///
 /// Positions are absolute indices (``base`` is the oldest's) that wrap at 2³², so that window
 /// starts stay valid as the oldest events leave. A ring made with attributes (users) keeps
@@ -100,14 +100,14 @@ struct EventRing {
     }
 
     mutating func append(_ entry: RingEntry, _ extra: RingAttributes) {
-        if count == capacity { resize(to: max(4, Int(capacity) + Int(capacity) / 2)) }
+        if count == capacity { resize(to: Int(capacity) + max(4, Int(capacity) / 4)) }
         store(entry, extra, slot: physical(end))
         count += 1
     }
 
     /// Inserts before the event now at `index`, moving the later ones up by one.
     mutating func insert(_ entry: RingEntry, _ extra: RingAttributes, at index: UInt32) {
-        if count == capacity { resize(to: max(4, Int(capacity) + Int(capacity) / 2)) }
+        if count == capacity { resize(to: Int(capacity) + max(4, Int(capacity) / 4)) }
         count += 1
         var position = end &- 1
         while position != index {
@@ -125,7 +125,9 @@ struct EventRing {
         head = head + 1 == capacity ? 0 : head + 1
         count -= 1
         base = base &+ 1
-        if capacity > 8, count * 3 <= capacity { resize(to: max(8, Int(count) * 2)) }
+        if capacity > 8, count * 2 <= capacity {
+            resize(to: max(8, Int(count) + Int(count) / 4 + 4))
+        }
     }
 
     /// The first absolute index whose time is greater than `time` (``end`` when none is).

@@ -245,6 +245,24 @@ public final class FeatureStore {
         return bytes
     }
 
+    /// The memory of each kind of entity: users, merchants, devices, IPs (pending labels and
+    /// interned values are in ``stateBytes()`` only).
+    public func stateBytesByKind() -> [(kind: String, bytes: StateBytes)] {
+        let tables = [
+            ("users", users), ("merchants", merchants), ("devices", devices),
+            ("ips", ips),
+        ]
+        return tables.map { name, table in
+            let (fixed, perEvent, events) = table.stateBytes()
+            return (
+                name,
+                StateBytes(
+                    entities: table.liveCount, heldEvents: events, fixedBytes: fixed,
+                    eventBytes: perEvent, pendingLabelBytes: 0)
+            )
+        }
+    }
+
     // MARK: Clock, interning, labels
 
     /// Now, in epoch milliseconds.

@@ -88,6 +88,12 @@ struct BenchFeaturesCommand: Command {
             "  state bytes (structures): \(fixed(state.fixedBytesPerEntity, 1)) fixed per entity"
                 + ", \(fixed(state.bytesPerHeldEvent, 1)) per held event"
                 + ", \(state.pendingLabelBytes) awaiting labels, \(state.totalBytes) in all")
+        for (kind, bytes) in rates.stateByKind where bytes.entities > 0 {
+            print(
+                "    \(kind): \(bytes.entities) entities, \(fixed(bytes.fixedBytesPerEntity, 1))"
+                    + " fixed each, \(bytes.heldEvents) events held at"
+                    + " \(fixed(bytes.bytesPerHeldEvent, 1)) bytes each")
+        }
         let perEntity = Double(rates.residentBytes) / Double(max(1, state.entities))
         print(
             "  resident growth (RSS): \(rates.residentBytes) bytes"
