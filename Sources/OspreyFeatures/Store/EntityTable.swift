@@ -156,9 +156,8 @@ final class EntityTable {
                     osprey_prefetch(UnsafeRawPointer(record) + 64)
                     return
                 }
-                for window in 0..<windowCount {
-                    record.pointee.ring.prefetch(windows[base + window].start)
-                }
+                record.pointee.ring.prefetch(
+                    starts: UnsafeBufferPointer(rebasing: windows[base..<(base + windowCount)]))
             }
         }
     }

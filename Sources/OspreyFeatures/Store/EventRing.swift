@@ -51,6 +51,9 @@ struct EventRing {
     /// The absolute index of the oldest event.
     private(set) var base: UInt32 = 0
     let tracksAttributes: Bool
+    /// Where `storage`'s elements were when it was last allocated: used only as an address to
+    /// prefetch, never read through, so that a hint costs no access to the buffer's header.
+    private var hint: UnsafeRawPointer?
 
     init(tracksAttributes: Bool) { self.tracksAttributes = tracksAttributes }
 
@@ -76,14 +79,16 @@ struct EventRing {
         RingAttributes(packed: storage[physical(index) * 2 + 1])
     }
 
-    /// Hints the processor to load the event at `index` and the newest one.
+    /// Hints the processor to load the buffer's header, the newest event and the events where
+    /// `starts` begin, without touching the buffer (so without waiting for it).
     @inline(__always)
-    func prefetch(_ index: UInt32) {
-        guard count > 0 else { return }
-        storage.withUnsafeBufferPointer { buffer in
-            osprey_prefetch(buffer.baseAddress! + physical(index) * stride)
-            osprey_prefetch(buffer.baseAddress! + physical(end &- 1) * stride)
-        }
+    func prefetch(starts: UnsafeBufferPointer<WindowState>) {
+        guard count > 0, let hint else { return }
+        // Swift keeps an array's count and capacity in the 32 bytes before its elements.
+        osprey_prefetch(hint - 32)
+        let size = MemoryLayout<RingEntry>.stride * stride
+        osprey_prefetch(hint + physical(end &- 1) * size)
+        for window in starts { osprey_prefetch(hint + physical(window.start) * size) }
     }
 
     /// The newest event.
@@ -153,6 +158,7 @@ struct EventRing {
             for part in 0..<stride { newStorage[offset * stride + part] = storage[from + part] }
         }
         storage = newStorage
+        hint = storage.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
         capacity = Int32(newCapacity)
         head = 0
     }
