@@ -68,6 +68,18 @@ import Testing
         }
     }
 
+    @Test func oversizeLinesAreRefusedAndReadingGoesOn() throws {
+        let huge =
+            #"{"type":"click","event_id":"big","user_id":"u","ts":1796320336123,"pad":""#
+            + String(repeating: "x", count: 200_000) + #""}"#
+        let url = try write([huge, Self.lines[1]], gzip: false)
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        let (reader, rows) = try read(url)
+        #expect(rows.map(\.0) == ["c1"])
+        #expect(reader.rejected == [.tooLarge: 1])
+        #expect(reader.firstRejections.first?.line == 1)
+    }
+
     @Test func missingFileIsAClearError() {
         #expect(throws: FeatureFileError.self) {
             _ = try FeatureFileReader(path: "/nonexistent/osprey.jsonl", format: .events)
