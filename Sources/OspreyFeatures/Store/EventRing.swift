@@ -105,14 +105,14 @@ struct EventRing {
     }
 
     mutating func append(_ entry: RingEntry, _ extra: RingAttributes) {
-        if count == capacity { resize(to: Int(capacity) + max(4, Int(capacity) / 4)) }
+        if count == capacity { resize(to: Int(capacity) + max(2, Int(capacity) / 4)) }
         store(entry, extra, slot: physical(end))
         count += 1
     }
 
     /// Inserts before the event now at `index`, moving the later ones up by one.
     mutating func insert(_ entry: RingEntry, _ extra: RingAttributes, at index: UInt32) {
-        if count == capacity { resize(to: Int(capacity) + max(4, Int(capacity) / 4)) }
+        if count == capacity { resize(to: Int(capacity) + max(2, Int(capacity) / 4)) }
         count += 1
         var position = end &- 1
         while position != index {
