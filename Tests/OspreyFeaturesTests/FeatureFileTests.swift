@@ -80,6 +80,54 @@ import Testing
         #expect(reader.firstRejections.first?.line == 1)
     }
 
+    @Test func helpTextReadsAsDocumented() throws {
+        let process = Process()
+        process.executableURL = TestEnvironment.ospreyBinary
+        process.arguments = ["features", "--help"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(
+            decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let expected = """
+            USAGE: osprey features [--input FILE] [--format FORMAT] [--out FILE] [--label-delay \
+            DURATION] [--risk-delay DURATION] [--lateness DURATION] [--limit N] [--quiet]
+
+            Writes the feature vector of every event in a file as CSV.
+
+            Every click and order of the input is decoded and recorded in a feature store in \
+            file order, with the same code as the daemon, and its vector is written as one CSV \
+            row: the event id, then the features in schema order. Lines that do not decode are \
+            skipped, counted by reason and reported on stderr. Plain .jsonl and gzip-compressed \
+            .jsonl.gz files are both read.
+
+            With --format handbook, each transaction's fraud label becomes known --label-delay \
+            after it, and the book's 15 baseline inputs (TX_AMOUNT, ...) are added under their \
+            own names. With --format yoochoose, views are clicks, purchases are orders of price \
+            times quantity, and the session is the user.
+
+            OPTIONS:
+              --input FILE            The JSON Lines file to read.
+              --format FORMAT         The input's format: events, handbook or yoochoose. The \
+            default is events.
+              --out FILE              The CSV file to write; - writes to standard output.
+              --label-delay DURATION  How long after a handbook transaction its label is known. \
+            The default is 7d.
+              --risk-delay DURATION   How long before each event the merchant fraud-rate windows \
+            end. The default is 7d.
+              --lateness DURATION     How late an event may arrive and still be placed exactly. \
+            The default is 1h.
+              --limit N               Stops after writing N rows. The default is no limit.
+              --quiet                 Prints no progress on stderr.
+              --help                  Shows this help and exits.
+              --version               Shows the version and exits.
+
+            """
+        #expect(text == expected)
+    }
+
     @Test func missingFileIsAClearError() {
         #expect(throws: FeatureFileError.self) {
             _ = try FeatureFileReader(path: "/nonexistent/osprey.jsonl", format: .events)
