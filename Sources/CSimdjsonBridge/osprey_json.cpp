@@ -171,6 +171,54 @@ static int read_value(ondemand::value &value, osprey_json_field &out) {
     return OSPREY_JSON_SYNTAX;
 }
 
+// A document that is not an object is either other valid JSON (NOT_OBJECT) or not JSON at
+// all (SYNTAX): parse it again and walk it to tell which.
+[[gnu::noinline]] static int classify_non_object(osprey_json_parser *parser, size_t length) {
+    ondemand::document document;
+    auto error = parser->parser.iterate(parser->padded.data(), length, parser->padded.size())
+                     .get(document);
+    if (error) return status_for(error);
+    ondemand::json_type type;
+    if ((error = document.type().get(type))) return status_for(error);
+    int status = OSPREY_JSON_OK;
+    switch (type) {
+    case ondemand::json_type::array: {
+        ondemand::array array;
+        if ((error = document.get_array().get(array))) return status_for(error);
+        for (auto result : array) {
+            ondemand::value nested;
+            if ((error = std::move(result).get(nested))) return status_for(error);
+            if ((status = walk_value(nested))) return status;
+        }
+        break;
+    }
+    case ondemand::json_type::string: {
+        std::string_view text;
+        if ((error = document.get_string().get(text))) return status_for(error);
+        break;
+    }
+    case ondemand::json_type::number: {
+        double number;
+        if ((error = document.get_double().get(number))) return status_for(error);
+        break;
+    }
+    case ondemand::json_type::boolean: {
+        bool flag;
+        if ((error = document.get_bool().get(flag))) return status_for(error);
+        break;
+    }
+    case ondemand::json_type::null: {
+        bool null;
+        if ((error = document.is_null().get(null)) || !null) return OSPREY_JSON_SYNTAX;
+        break;
+    }
+    default: return OSPREY_JSON_SYNTAX;
+    }
+    const char *end = nullptr;
+    if (document.current_location().get(end) == SUCCESS) return OSPREY_JSON_SYNTAX;
+    return OSPREY_JSON_NOT_OBJECT;
+}
+
 static int parse_object(
     osprey_json_parser *parser, size_t length, const osprey_json_key *keys, size_t key_count,
     osprey_json_field *fields) {
@@ -178,20 +226,32 @@ static int parse_object(
     auto error = parser->parser.iterate(parser->padded.data(), length, parser->padded.size())
                      .get(document);
     if (error) return status_for(error);
+    size_t guess = 0;
     ondemand::object object;
     if ((error = document.get_object().get(object))) {
-        return error == INCORRECT_TYPE ? OSPREY_JSON_NOT_OBJECT : status_for(error);
+        return error == INCORRECT_TYPE ? classify_non_object(parser, length)
+                                       : status_for(error);
     }
     for (auto result : object) {
         ondemand::field field;
         if ((error = std::move(result).get(field))) return status_for(error);
         std::string_view key;
         if ((error = field.unescaped_key().get(key))) return status_for(error);
-        size_t index = 0;
-        while (index < key_count &&
+        // Producers write keys in a steady order, so the key after the last match is tried
+        // first; otherwise every key is compared, length and first byte before the bytes.
+        size_t index = guess < key_count ? guess : 0;
+        size_t tried = 0;
+        while (tried < key_count &&
                (keys[index].length != key.size() ||
+                (key.size() > 0 && keys[index].name[0] != key[0]) ||
                 std::memcmp(keys[index].name, key.data(), key.size()) != 0)) {
-            index += 1;
+            index = index + 1 == key_count ? 0 : index + 1;
+            tried += 1;
+        }
+        if (tried == key_count) {
+            index = key_count;
+        } else {
+            guess = index + 1;
         }
         ondemand::value value = field.value();
         // Unknown keys are ignored, but their values are still read, so that they must be

@@ -10,6 +10,7 @@ let commandTable: [any Command.Type] = [
     TrainCommand.self,
     EvalCommand.self,
     ScoreCommand.self,
+    BenchFeaturesCommand.self,
     BenchScoreCommand.self,
     StatsCommand.self,
     CheckConfigCommand.self,

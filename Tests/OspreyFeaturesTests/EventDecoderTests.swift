@@ -59,6 +59,9 @@ import Testing
             (#"{"type":"click","extra":[1,2,}],"user_id":"u"}"#, .invalidJSON, nil),
             (#"{"type":"click","user_id":"u"} trailing"#, .invalidJSON, nil),
             (#"[1,2]"#, .notAnObject, nil),
+            (#"null"#, .notAnObject, nil),
+            (#"not json"#, .invalidJSON, nil),
+            (#"[1,}"#, .invalidJSON, nil),
             (#"{"type":"click","user_id":"u","ts":1796320336123}"#, .missingField, "event_id"),
             (#"{"type":"click","event_id":"e","ts":1796320336123}"#, .missingField, "user_id"),
             (#"{"event_id":"e","user_id":"u","ts":1796320336123}"#, .missingField, "type"),
@@ -96,11 +99,13 @@ import Testing
                 .outOfRange, "amount"
             ),
             (
-                #"{"type":"click","event_id":"e","user_id":"\#(String(repeating: "u", count: 129))","ts":1796320336123}"#,
+                #"{"type":"click","event_id":"e","ts":1796320336123,"user_id":""#
+                    + String(repeating: "u", count: 129) + #""}"#,
                 .outOfRange, "user_id"
             ),
             (
-                #"{"type":"label","event_id":"e","user_id":"u","ts":1796320336123,"label":"maybe"}"#,
+                #"{"type":"label","event_id":"e","user_id":"u","ts":1796320336123,"#
+                    + #""label":"maybe"}"#,
                 .outOfRange, "label"
             ),
             (
@@ -137,7 +142,8 @@ import Testing
         var vector = [Double](repeating: 0, count: store.schema.count)
         let now = try decode(Self.order).get()
         var future = now
-        future.timestampMs += 2 * 86_400_000
+        // Ahead of both the stream and the wall clock by more than the day's tolerance.
+        future.timestampMs = Int64(Date().timeIntervalSince1970 * 1000) + 3 * 86_400_000
         try vector.withUnsafeMutableBufferPointer { try store.process(now, into: $0) }
         #expect(throws: DecodeError.self) {
             try vector.withUnsafeMutableBufferPointer { try store.process(future, into: $0) }

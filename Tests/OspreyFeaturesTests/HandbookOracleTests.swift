@@ -21,8 +21,11 @@ import Testing
     @Test func bookFeaturesMatchAnIndependentPandasComputation() throws {
         guard let data = try TestEnvironment.dataFile("handbook/transactions-dev.jsonl.gz")
         else { return }
+        // The oracle runs in its own process while the store computes the same rows.
+        let oracle = try Oracle(data: data.path)
+        defer { oracle.cleanUp() }
         let ours = try storeRows(data.path)
-        let theirs = try oracleRows(data.path)
+        let theirs = try oracle.rows()
         #expect(ours.count > 300_000)
         #expect(ours.count == theirs.count)
 
@@ -76,27 +79,40 @@ import Testing
         return rows
     }
 
-    /// The oracle's CSV for the same days.
-    private func oracleRows(_ path: String) throws -> [Row] {
-        let directory = try TestEnvironment.temporaryDirectory("handbook-oracle")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let output = directory.appendingPathComponent("oracle.csv")
-        let script = TestEnvironment.repositoryRoot
-            .appendingPathComponent("Tests/OspreyFeaturesTests/oracle/handbook_features.py")
+    /// `oracle/handbook_features.py` on the same days, running in a child process.
+    final class Oracle {
+        let directory: URL
+        let output: URL
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, path, String(Self.days), output.path]
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "the oracle script failed")
 
-        let text = try String(contentsOf: output, encoding: .utf8)
-        var lines = text.split(separator: "\n")
-        let header = lines.removeFirst().split(separator: ",").map(String.init)
-        #expect(header == ["tx_id"] + Self.names)
-        return lines.map { line in
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            return Row(id: String(fields[0]), values: fields.dropFirst().map { Double($0) ?? .nan })
+        init(data: String) throws {
+            directory = try TestEnvironment.temporaryDirectory("handbook-oracle")
+            output = directory.appendingPathComponent("oracle.csv")
+            let script = TestEnvironment.repositoryRoot
+                .appendingPathComponent("Tests/OspreyFeaturesTests/oracle/handbook_features.py")
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script.path, data, String(days), output.path]
+            try process.run()
+        }
+
+        func cleanUp() {
+            if process.isRunning { process.terminate() }
+            try? FileManager.default.removeItem(at: directory)
+        }
+
+        /// Waits for the script and reads its CSV.
+        func rows() throws -> [Row] {
+            process.waitUntilExit()
+            try #require(process.terminationStatus == 0, "the oracle script failed")
+            let text = try String(contentsOf: output, encoding: .utf8)
+            var lines = text.split(separator: "\n")
+            let header = lines.removeFirst().split(separator: ",").map(String.init)
+            #expect(header == ["tx_id"] + names)
+            return lines.map { line in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return Row(
+                    id: String(fields[0]), values: fields.dropFirst().map { Double($0) ?? .nan })
+            }
         }
     }
 }

@@ -131,6 +131,7 @@ public struct FeatureFileReader {
                         fileBytes: lines.fileBytes))
             }
         }
+        rows += try pass.finish(body)
         progress?(
             ReadProgress(
                 lines: lines.lineNumber, rows: rows, bytesRead: lines.fileBytes,
@@ -139,7 +140,9 @@ public struct FeatureFileReader {
 }
 
 /// The state of one read: decoders, scheduled labels and the vector buffers.
-private struct ReadPass {
+///
+/// Shared by ``FeatureFileReader`` and the benchmark, so that both run the same path.
+struct ReadPass {
     let store: FeatureStore
     let format: InputFormat
     let schema: FeatureSchema
@@ -153,6 +156,8 @@ private struct ReadPass {
     var scheduledHead = 0
     var rejected: [DecodeReason: Int] = [:]
     var firstRejections: [(line: Int, error: DecodeError)] = []
+    /// Whether decoding fills the lines' strings (the benchmark does not need them).
+    var wantsText = true
 
     init(
         store: FeatureStore, format: InputFormat, configuration: FeatureConfiguration,
@@ -169,34 +174,44 @@ private struct ReadPass {
         single = Array(repeating: 0, count: schema.count)
     }
 
+    /// A decoded line waiting for its turn.
+    struct Decoded {
+        var event: DecodedEvent
+        var facts: LineFacts
+        var number: Int
+    }
+
+    /// Lines decoded but not yet recorded, oldest first (at most
+    /// ``FeatureStore/prefetchDepth``).
+    private var ahead: ContiguousArray<Decoded> = []
+
     /// Handles one line; returns whether it produced a row.
     mutating func handle(
         _ line: UnsafeRawBufferPointer, number: Int, _ body: (borrowing FeatureRow) throws -> Void
     ) throws -> Bool {
-        if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return false }
-        var facts = LineFacts(eventID: "", userID: "")
-        let event: DecodedEvent
-        do {
-            event = try decode(line, number: number, facts: &facts)
-            if event.kind == .label {
-                store.apply(label: event)
-                return false
-            }
-            applyScheduledLabels(upTo: event.timestampMs)
-            try exact.withUnsafeMutableBufferPointer { vector throws(DecodeError) in
-                try store.process(event, into: vector)
-            }
-        } catch {
-            reject(error, line: number)
-            return false
+        guard let recorded = push(line, number: number) else { return false }
+        try emit(recorded, body)
+        return true
+    }
+
+    /// Records the lines held back, at the end of the input; returns how many made rows.
+    mutating func finish(_ body: (borrowing FeatureRow) throws -> Void) throws -> Int {
+        var rows = 0
+        while hasHeldLines {
+            guard let recorded = finish() else { continue }
+            try emit(recorded, body)
+            rows += 1
         }
-        if format == .handbook {
-            var label = event
-            label.kind = .label
-            label.timestampMs = event.timestampMs + labelDelayMs
-            scheduled.append(label)
-        }
+        return rows
+    }
+
+    /// Hands a recorded event's vector to `body`.
+    private mutating func emit(_ recorded: Decoded, _ body: (borrowing FeatureRow) throws -> Void)
+        throws
+    {
         for index in exact.indices { single[index] = Float(exact[index]) }
+        let event = recorded.event
+        let facts = recorded.facts
         try exact.withUnsafeBufferPointer { exactValues in
             try single.withUnsafeBufferPointer { values in
                 try body(
@@ -205,10 +220,69 @@ private struct ReadPass {
                         timestampMs: event.timestampMs,
                         kind: event.kind == .order ? .order : .click,
                         category: facts.category, sessionID: facts.sessionID, values: values,
-                        exactValues: exactValues, truth: facts.truth, lineNumber: number))
+                        exactValues: exactValues, truth: facts.truth,
+                        lineNumber: recorded.number))
             }
         }
-        return true
+    }
+
+    /// Decodes `line`, asks the store to prefetch for it and for the lines held back, and
+    /// records the oldest held-back line: a lookahead of ``FeatureStore/prefetchDepth`` lines,
+    /// so that later events' cache misses overlap with the current event's work. Returns the
+    /// recorded click or order (its vector is in `exact`); labels, blank and refused lines
+    /// give nil.
+    mutating func push(_ line: UnsafeRawBufferPointer, number: Int) -> Decoded? {
+        if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return nil }
+        var facts = LineFacts(eventID: "", userID: "")
+        let event: DecodedEvent
+        do {
+            event = try decode(line, number: number, facts: &facts)
+        } catch {
+            reject(error, line: number)
+            return nil
+        }
+        ahead.append(Decoded(event: event, facts: facts, number: number))
+        // The newest line gets stage 0, the next-oldest stage 1, ...
+        for (stage, held) in ahead.reversed().enumerated()
+        where stage < FeatureStore.prefetchDepth && held.event.kind != .label {
+            store.prefetch(for: held.event, stage: stage)
+        }
+        guard ahead.count > FeatureStore.prefetchDepth else { return nil }
+        return record(ahead.removeFirst())
+    }
+
+    /// Records the next line held back by ``push(_:number:)``, at the end of the input; nil
+    /// when none is left or it made no row. Call until ``hasHeldLines`` is false.
+    mutating func finish() -> Decoded? {
+        guard !ahead.isEmpty else { return nil }
+        return record(ahead.removeFirst())
+    }
+
+    /// Whether lines are still held back.
+    var hasHeldLines: Bool { !ahead.isEmpty }
+
+    private mutating func record(_ decoded: Decoded) -> Decoded? {
+        let event = decoded.event
+        if event.kind == .label {
+            store.apply(label: event)
+            return nil
+        }
+        applyScheduledLabels(upTo: event.timestampMs)
+        do {
+            try exact.withUnsafeMutableBufferPointer { vector throws(DecodeError) in
+                try store.process(event, into: vector)
+            }
+        } catch {
+            reject(error, line: decoded.number)
+            return nil
+        }
+        if format == .handbook {
+            var label = event
+            label.kind = .label
+            label.timestampMs = event.timestampMs + labelDelayMs
+            scheduled.append(label)
+        }
+        return decoded
     }
 
     private func decode(_ line: UnsafeRawBufferPointer, number: Int, facts: inout LineFacts)
@@ -217,6 +291,7 @@ private struct ReadPass {
         switch format {
         case .events:
             let event = try events.decode(line)
+            guard wantsText else { return event }
             facts.eventID =
                 events.text(of: .eventID) ?? events.text(of: .orderID) ?? ""
             facts.userID = events.text(of: .userID) ?? ""
@@ -224,9 +299,9 @@ private struct ReadPass {
             facts.sessionID = events.text(of: .sessionID)
             return event
         case .handbook:
-            return try handbook.decode(line, facts: &facts)
+            return try handbook.decode(line, facts: &facts, wantsText: wantsText)
         case .yoochoose:
-            return try yoochoose.decode(line, line: number, facts: &facts)
+            return try yoochoose.decode(line, line: number, facts: &facts, wantsText: wantsText)
         }
     }
 

@@ -20,8 +20,9 @@ final class HandbookDecoder {
 
     init(maxBytes: Int) { fields = JSONFields(keys: HandbookDecoder.keys, maxBytes: maxBytes) }
 
-    func decode(_ bytes: UnsafeRawBufferPointer, facts: inout LineFacts) throws(DecodeError)
-        -> DecodedEvent
+    /// Decodes one line; fills `facts` with strings only when `wantsText`.
+    func decode(_ bytes: UnsafeRawBufferPointer, facts: inout LineFacts, wantsText: Bool)
+        throws(DecodeError) -> DecodedEvent
     {
         if let error = fields.error(for: fields.parse(bytes)) { throw error }
         let transaction = try fields.requiredID(0, name: "tx_id")
@@ -44,6 +45,7 @@ final class HandbookDecoder {
             throw DecodeError(.outOfRange, field: "scenario", "expected 0 to 3")
         }
         event.labelFraud = fraud == 1
+        guard wantsText else { return event }
         facts.eventID = fields.string(0)
         facts.userID = fields.string(2)
         facts.truth = EventTruth(
@@ -63,9 +65,9 @@ final class YoochooseDecoder {
 
     init(maxBytes: Int) { fields = JSONFields(keys: YoochooseDecoder.keys, maxBytes: maxBytes) }
 
-    func decode(_ bytes: UnsafeRawBufferPointer, line: Int, facts: inout LineFacts)
-        throws(DecodeError) -> DecodedEvent
-    {
+    func decode(
+        _ bytes: UnsafeRawBufferPointer, line: Int, facts: inout LineFacts, wantsText: Bool
+    ) throws(DecodeError) -> DecodedEvent {
         if let error = fields.error(for: fields.parse(bytes)) { throw error }
         guard let kindText = try fields.optionalString(5, name: "event") else {
             throw DecodeError(.missingField, field: "event", "the field is required")
@@ -91,6 +93,7 @@ final class YoochooseDecoder {
             kind: kind, timestampMs: try fields.timestamp(0, name: "ts"), amountCents: cents,
             eventHash: 0, user: EntityKey(bytes: user),
             categoryHash: try fields.valueHash(4, name: "category"))
+        guard wantsText else { return event }
         facts.userID = fields.string(1)
         facts.sessionID = session.map { String(decoding: $0, as: UTF8.self) }
         facts.category = fields.isMissing(4) ? nil : fields.string(4)

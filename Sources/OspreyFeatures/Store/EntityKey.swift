@@ -14,10 +14,10 @@ public struct EntityKey: Hashable, Sendable, BitwiseCopyable {
         self.high = high
     }
 
-    /// The key of the id written as `bytes`.
+    /// The key of the id written as `bytes`: ``IDHash`` with two seeds, in one pass.
     public init(bytes: UnsafeRawBufferPointer) {
-        low = IDHash.hash(bytes, seed: 0x9e37_79b9_7f4a_7c15)
-        high = IDHash.hash(bytes, seed: 0xc2b2_ae3d_27d4_eb4f)
+        (low, high) = IDHash.hashPair(
+            bytes, seeds: (0x9e37_79b9_7f4a_7c15, 0xc2b2_ae3d_27d4_eb4f))
     }
 
     /// The key of the id `text` (tests and tools; the hot path hashes raw bytes).
@@ -54,7 +54,38 @@ public enum IDHash {
             shift += 8
             offset += 1
         }
-        state = fold(state ^ tail ^ 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3)
+        return finish(state, tail)
+    }
+
+    /// ``hash(_:seed:)`` with two seeds at once (the same two values, one pass over the bytes).
+    @inline(__always)
+    public static func hashPair(_ bytes: UnsafeRawBufferPointer, seeds: (UInt64, UInt64))
+        -> (UInt64, UInt64)
+    {
+        let lengthMix = UInt64(bytes.count) &* 0x9fb2_1c65_1e98_df25
+        var first = seeds.0 ^ lengthMix
+        var second = seeds.1 ^ lengthMix
+        var offset = 0
+        let count = bytes.count
+        while offset + 8 <= count {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            first = fold(first ^ word, 0xa076_1d64_78bd_642f)
+            second = fold(second ^ word, 0xa076_1d64_78bd_642f)
+            offset += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < count {
+            tail |= UInt64(bytes[offset]) << shift
+            shift += 8
+            offset += 1
+        }
+        return (finish(first, tail), finish(second, tail))
+    }
+
+    @inline(__always)
+    static func finish(_ state: UInt64, _ tail: UInt64) -> UInt64 {
+        var state = fold(state ^ tail ^ 0xe703_7ed1_a0b4_28db, 0x8ebc_6af0_9c88_c6e3)
         state ^= state >> 33
         state &*= 0xff51_afd7_ed55_8ccd
         state ^= state >> 33

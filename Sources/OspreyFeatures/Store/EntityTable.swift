@@ -1,3 +1,5 @@
+import CSimdjsonBridge
+
 /// One window's running aggregates over an entity's events: 24 bytes.
 struct WindowState: Equatable {
     /// Absolute ring index of the oldest event inside the window.
@@ -114,6 +116,12 @@ final class EntityTable {
                 key: key, ring: EventRing(tracksAttributes: tracksAttributes))
         } else {
             slot = UInt32(records.count)
+            if records.count == records.capacity {
+                // Grow by half rather than the standard library's doubling: less slack.
+                let grown = records.count + records.count / 2 + 64
+                records.reserveCapacity(grown)
+                windows.reserveCapacity(grown * windowCount)
+            }
             records.append(
                 EntityRecord(key: key, ring: EventRing(tracksAttributes: tracksAttributes)))
             windows.append(contentsOf: repeatElement(WindowState(), count: windowCount))
@@ -121,6 +129,37 @@ final class EntityTable {
         records[Int(slot)].live = true
         index.insert(key, slot: slot)
         return slot
+    }
+
+    /// Hints the processor to load what an update of `key` will touch, in three stages that
+    /// a caller issues for events further and further ahead, so that each stage finds in the
+    /// cache what the one before it asked for: the index bucket (stage 0), the entity's record
+    /// and window state (stage 1), the events at its windows' starts (stage 2). A hint only.
+    @inline(__always)
+    func prefetch(_ key: EntityKey, stage: Int) {
+        if stage == 0 {
+            index.prefetch(key)
+            return
+        }
+        guard let slot = index.find(key) else { return }
+        let base = Int(slot) * windowCount
+        records.withUnsafeBufferPointer { records in
+            windows.withUnsafeBufferPointer { windows in
+                let record = records.baseAddress! + Int(slot)
+                if stage == 1 {
+                    let stateBytes = windowCount * MemoryLayout<WindowState>.stride
+                    let state = UnsafeRawPointer(windows.baseAddress! + base)
+                    for offset in Swift.stride(from: 0, to: stateBytes, by: 64) {
+                        osprey_prefetch(state + offset)
+                    }
+                    osprey_prefetch(record)
+                    osprey_prefetch(UnsafeRawPointer(record) + 64)
+                    return
+                }
+                record.pointee.ring.prefetch(
+                    starts: UnsafeBufferPointer(rebasing: windows[base..<(base + windowCount)]))
+            }
+        }
     }
 
     /// Records one event of the entity `key` and leaves its window values in ``results``.
@@ -338,14 +377,12 @@ final class EntityTable {
         return true
     }
 
-    /// The merchant's transactions with time in (`from`, `to`]: how many, and how many of
-    /// them are known to be fraud.
-    func delayedCounts(slot: UInt32, from: Int64, to: Int64) -> (count: Int, frauds: Int) {
-        let record = records[Int(slot)]
-        let count = Int(record.ring.upperBound(to) &- record.ring.upperBound(from))
-        var frauds = 0
-        for time in record.frauds where time > from && time <= to { frauds += 1 }
-        return (count, frauds)
+    /// How many of the merchant's transactions with time in (`from`, `to`] are known to be
+    /// fraud.
+    func frauds(slot: UInt32, from: Int64, to: Int64) -> Int {
+        var count = 0
+        for time in records[Int(slot)].frauds where time > from && time <= to { count += 1 }
+        return count
     }
 
     // MARK: Eviction and accounting
@@ -377,13 +414,19 @@ final class EntityTable {
                 record.values.capacity * MemoryLayout<ValueUse>.stride + record.frauds.capacity
                 * 8
         }
-        // Swift arrays carry a 32-byte header and malloc adds about 16 bytes per block.
+        // Swift arrays carry a 32-byte header and malloc adds about 16 bytes per block: counted
+        // for every block an entity owns (its ring, its value table, its fraud times).
         let blockOverhead = 48
-        let blocksPerRecord = (tracksAttributes ? 3 : 1) + (tracksFrauds ? 1 : 0)
+        var blocks = 0
+        for record in records where record.live {
+            blocks +=
+                (record.ring.hasBuffer ? 1 : 0) + (record.values.capacity > 0 ? 1 : 0)
+                + (record.frauds.capacity > 0 ? 1 : 0)
+        }
         let fixed =
             records.capacity * MemoryLayout<EntityRecord>.stride + windows.capacity
             * MemoryLayout<WindowState>.stride + index.heapBytes + freeSlots.capacity * 4
-            + valueBytes + liveCount * blocksPerRecord * blockOverhead
+            + valueBytes + blocks * blockOverhead
         return (fixed, eventBytes, events)
     }
 }

@@ -19,8 +19,8 @@ public struct FeatureConfiguration: Sendable, Equatable {
     /// (1 hour by default). Later events are counted and treated as if they happened at that
     /// bound.
     public var allowedLateness: Duration
-    /// How far ahead of the stream's newest time an event may be (1 day by default); further
-    /// ones are refused with `future_timestamp`.
+    /// How far ahead of the stream's newest time and of the wall clock an event may be (1 day
+    /// by default); further ones are refused with `future_timestamp`.
     public var futureTolerance: Duration
     /// Entities without an event for this long are forgotten (45 days by default). It must be
     /// at least the longest window (with the delay) plus the lateness.

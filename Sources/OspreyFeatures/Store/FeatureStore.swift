@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Counts that a feature store keeps about what it was given, for metrics and reports.
 public struct StoreStatistics: Sendable, Equatable {
     /// Click and order events recorded.
@@ -91,8 +95,14 @@ public final class FeatureStore {
         let windows = configuration.windows.map(\.totalMilliseconds)
         users = EntityTable(
             windowsMs: windows, retentionMs: retention, tracksAttributes: true, tracksFrauds: false)
+        // A delayed window (t - (n + d), t - d] holds what a window of n + d holds minus what
+        // a window of d holds, both ending at t: the merchant keeps those as extra windows
+        // after the public ones.
+        let delay = configuration.riskDelay.totalMilliseconds
+        let delayed = configuration.riskWindows.map { $0.totalMilliseconds + delay } + [delay]
         merchants = EntityTable(
-            windowsMs: windows, retentionMs: retention, tracksAttributes: false, tracksFrauds: true)
+            windowsMs: windows + delayed, retentionMs: retention, tracksAttributes: false,
+            tracksFrauds: true)
         let network = configuration.networkWindows.map(\.totalMilliseconds)
         devices = EntityTable(
             windowsMs: network, retentionMs: retention, tracksAttributes: false,
@@ -106,8 +116,9 @@ public final class FeatureStore {
     ///
     /// - Parameter vector: at least ``schema``'s count of values; filled in schema order.
     /// - Throws: ``DecodeError`` with reason `future_timestamp` when the event lies more than
-    ///   ``FeatureConfiguration/futureTolerance`` ahead of the ``watermark``; the store is then
-    ///   unchanged.
+    ///   ``FeatureConfiguration/futureTolerance`` ahead of both the ``watermark`` and the wall
+    ///   clock (so that replaying an old file with quiet days refuses nothing, while a producer
+    ///   that writes next year's dates is caught); the store is then unchanged.
     public func process(_ event: DecodedEvent, into vector: UnsafeMutableBufferPointer<Double>)
         throws(DecodeError)
     {
@@ -115,13 +126,14 @@ public final class FeatureStore {
         precondition(vector.count >= layout.count, "the vector is shorter than the schema")
         var time = event.timestampMs
         var late = false
+        let tolerance = configuration.futureTolerance.totalMilliseconds
+        if time > max(watermark, 0) + tolerance, time > FeatureStore.wallClockMs() + tolerance {
+            statistics.futureEvents += 1
+            throw DecodeError(
+                .futureTimestamp, field: "ts",
+                "the event lies more than the future tolerance ahead of both the stream and now")
+        }
         if watermark != .min {
-            guard time <= watermark + configuration.futureTolerance.totalMilliseconds else {
-                statistics.futureEvents += 1
-                throw DecodeError(
-                    .futureTimestamp, field: "ts",
-                    "the event lies more than the future tolerance ahead of the stream")
-            }
             let bound = watermark - configuration.allowedLateness.totalMilliseconds
             if time < bound {
                 time = bound
@@ -172,6 +184,22 @@ public final class FeatureStore {
         if let book = layout.book { writeBook(at: book, entry: entry, vector) }
     }
 
+    /// How many events ahead ``prefetch(for:stage:)`` wants to see: stage 0 for the event this
+    /// far ahead, stage 1 for the next nearer one, and so on down to the next event.
+    public static let prefetchDepth = 3
+
+    /// Hints the processor to load the state that processing `event` will touch; it changes
+    /// nothing. A caller that sees events ahead (a poll loop with a batch, a file reader)
+    /// issues stage `s` for the event `prefetchDepth - s` places ahead of the one it is about
+    /// to process, so that the cache misses of several events overlap with the current
+    /// event's work instead of following one another.
+    public func prefetch(for event: DecodedEvent, stage: Int) {
+        users.prefetch(event.user, stage: stage)
+        if let merchant = event.merchant { merchants.prefetch(merchant, stage: stage) }
+        if let device = event.device { devices.prefetch(device, stage: stage) }
+        if let ip = event.ip { ips.prefetch(ip, stage: stage) }
+    }
+
     /// Applies a label to the order it judges: a fraud counts in its merchant's fraud rate
     /// from now on. Returns whether the order was found.
     ///
@@ -217,7 +245,32 @@ public final class FeatureStore {
         return bytes
     }
 
+    /// The memory of each kind of entity: users, merchants, devices, IPs (pending labels and
+    /// interned values are in ``stateBytes()`` only).
+    public func stateBytesByKind() -> [(kind: String, bytes: StateBytes)] {
+        let tables = [
+            ("users", users), ("merchants", merchants), ("devices", devices),
+            ("ips", ips),
+        ]
+        return tables.map { name, table in
+            let (fixed, perEvent, events) = table.stateBytes()
+            return (
+                name,
+                StateBytes(
+                    entities: table.liveCount, heldEvents: events, fixedBytes: fixed,
+                    eventBytes: perEvent, pendingLabelBytes: 0)
+            )
+        }
+    }
+
     // MARK: Clock, interning, labels
+
+    /// Now, in epoch milliseconds.
+    static func wallClockMs() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
 
     private func advanceClock(to time: Int64) {
         guard time > watermark else { return }

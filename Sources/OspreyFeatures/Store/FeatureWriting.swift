@@ -21,9 +21,10 @@ extension FeatureStore {
         let base = layout.user
         vector[base + Feature.secondsSincePrevious.rawValue] = seconds(update.previousGapMs)
         vector[base + Feature.firstSeenAge.rawValue] = Double(update.ageMs) / 1000
-        let flags = [Feature.newDevice, .newIP, .newCountry, .newCategory]
-        for (kind, feature) in flags.enumerated() {
-            vector[base + feature.rawValue] = update.novelty & (1 << UInt8(kind)) != 0 ? 1 : 0
+        // Novelty bit k belongs to attribute kind k: device, IP, country, category.
+        for kind in 0..<4 {
+            vector[base + Feature.newDevice.rawValue + kind] =
+                update.novelty & (1 << UInt8(kind)) != 0 ? 1 : 0
         }
 
         let stride = Window.allCases.count
@@ -41,12 +42,10 @@ extension FeatureStore {
                 state.orders == 0 ? 0 : Double(state.maxCents) / 100
             vector[offset + Window.clicks.rawValue] = Double(state.clicks)
             vector[offset + Window.clickOrderRatio.rawValue] = Double(state.clicks) / (orders + 1)
-            let distinct = [
-                Window.distinctDevices, .distinctIPs, .distinctCountries,
-                .distinctCategories,
-            ]
-            for (kind, feature) in distinct.enumerated() {
-                vector[offset + feature.rawValue] = Double(users.distinct[window * 4 + kind])
+            // Distinct counts follow the same kind order, devices first.
+            for kind in 0..<4 {
+                vector[offset + Window.distinctDevices.rawValue + kind] = Double(
+                    users.distinct[window * 4 + kind])
             }
         }
         let history = users.results[longest]
@@ -65,7 +64,8 @@ extension FeatureStore {
             update.previousGapMs)
         vector[layout.merchant + Feature.firstSeenAge.rawValue] = Double(update.ageMs) / 1000
         let stride = Window.allCases.count
-        for window in 0..<merchants.windowCount {
+        let publicWindows = configuration.windows.count
+        for window in 0..<publicWindows {
             let state = merchants.results[window]
             let offset = layout.merchantWindows + window * stride
             vector[offset + Window.orders.rawValue] = Double(state.orders)
@@ -75,10 +75,14 @@ extension FeatureStore {
             vector[offset + Window.amountMax.rawValue] =
                 state.orders == 0 ? 0 : Double(state.maxCents) / 100
         }
+        // The delayed windows: counts from the extra windows, frauds from the labels known.
         let delay = configuration.riskDelay.totalMilliseconds
+        let riskCount = configuration.riskWindows.count
+        let recent = Int(merchants.results[publicWindows + riskCount].orders)
         let riskStride = FeatureLayout.RiskFeature.allCases.count
         for (window, length) in configuration.riskWindows.enumerated() {
-            let (count, frauds) = merchants.delayedCounts(
+            let count = Int(merchants.results[publicWindows + window].orders) - recent
+            let frauds = merchants.frauds(
                 slot: update.slot, from: time - delay - length.totalMilliseconds, to: time - delay)
             let offset = layout.risk + window * riskStride
             vector[offset + FeatureLayout.RiskFeature.count.rawValue] = Double(count)

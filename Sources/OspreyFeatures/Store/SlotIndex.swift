@@ -1,3 +1,5 @@
+import CSimdjsonBridge
+
 /// A hash table from ``EntityKey`` to a slot number: open addressing with linear probing and
 /// backward-shift deletion, so that removals leave no tombstones.
 ///
@@ -29,6 +31,14 @@ struct SlotIndex {
             if keys[bucket] == key { return slot }
             bucket = (bucket + 1) & mask
         }
+    }
+
+    /// Hints the processor to load the bucket where a lookup of `key` starts.
+    @inline(__always)
+    func prefetch(_ key: EntityKey) {
+        let bucket = Int(truncatingIfNeeded: key.low) & mask
+        keys.withUnsafeBufferPointer { osprey_prefetch($0.baseAddress! + bucket) }
+        slots.withUnsafeBufferPointer { osprey_prefetch($0.baseAddress! + bucket) }
     }
 
     /// Records `key` at `slot`; the key must not be present.

@@ -34,6 +34,12 @@ struct FeaturesCommand: Command {
                 help: "How long after a handbook transaction its label is known. The default is 7d."
             ),
             OptionSpec(
+                "risk-delay", value: "DURATION",
+                help: """
+                    How long before each event the merchant fraud-rate windows end. The \
+                    default is 7d.
+                    """),
+            OptionSpec(
                 "lateness", value: "DURATION",
                 help: "How late an event may arrive and still be placed exactly. The default is 1h."
             ),
@@ -53,13 +59,20 @@ struct FeaturesCommand: Command {
         var configuration = FeatureConfiguration()
         configuration.labelDelay = try arguments.duration(
             "label-delay", default: configuration.labelDelay)
+        configuration.riskDelay = try arguments.duration(
+            "risk-delay", default: configuration.riskDelay)
         configuration.allowedLateness = try arguments.duration(
             "lateness", default: configuration.allowedLateness)
         let limit = try arguments.int("limit", default: Int.max)
         guard limit > 0 else { throw UsageError("option '--limit' expects a positive number") }
 
-        var reader = try FeatureFileReader(
-            path: input, format: format, configuration: configuration)
+        var reader: FeatureFileReader
+        do {
+            reader = try FeatureFileReader(
+                path: input, format: format, configuration: configuration)
+        } catch let error as FeatureConfigurationError {
+            throw UsageError(error.description)
+        }
         let writer = try CSVWriter(path: output)
         if !arguments.flag("quiet") { reader.progress = ProgressLine(label: "features").report }
         writer.writeHeader(["event_id"] + reader.schema.names)
