@@ -19,6 +19,9 @@ struct CrashRecoveryTests {
         let alertsTopic: String
     }
 
+    /// The threshold lets about a tenth of the events alert with the fresh model: few enough
+    /// that the alert topics stay far below the development broker's 5 MiB per partition,
+    /// beyond which it drops the oldest messages.
     static func makeRun(_ name: String, directory: URL, servers: String) throws -> Run {
         let state = directory.appendingPathComponent(name).path
         let config = directory.appendingPathComponent(name + ".conf").path
@@ -26,13 +29,13 @@ struct CrashRecoveryTests {
         try """
         kafka.bootstrap.servers = \(servers)
         kafka.group.id = group-\(name)
-        kafka.session.timeout.ms = 6000
-        kafka.heartbeat.interval.ms = 500
+        kafka.session.timeout.ms = 3000
+        kafka.heartbeat.interval.ms = 300
         state.dir = \(state)
         topics.alerts = \(run.alertsTopic)
         metrics.listen = 127.0.0.1:0
         checkpoint.interval = 500ms
-        alerts.threshold.fraud = 0.5
+        alerts.threshold.fraud = 0.998
         alerts.threshold.bot = off
         instance.name = crash-test
 
@@ -97,8 +100,8 @@ struct CrashRecoveryTests {
 
     @Test func killNineAtFivePointsLosesNothing() throws {
         let broker = try ChildProcess.osprey([
-            "broker", "--topic", "events:2", "--topic", "labels:2", "--topic", "alerts-clean:2",
-            "--topic", "alerts-crash:2", "--topic", "events.dlq:1",
+            "broker", "--topic", "events:2", "--topic", "labels:2", "--topic", "alerts-clean:4",
+            "--topic", "alerts-crash:4", "--topic", "events.dlq:1",
         ])
         defer { broker.stop() }
         let servers = try #require(broker.waitForLine { $0.hasPrefix("127.0.0.1:") })
@@ -135,29 +138,38 @@ struct CrashRecoveryTests {
 
         // The interrupted run: kill -9 at five points, each restart resumes from its state.
         let crash = try Self.makeRun("crash", directory: directory, servers: servers)
+        // Progress is read from the checkpoints, which survive the kills (the metrics do not).
+        let crashFiles = [0, 1].map {
+            CheckpointFile(directory: crash.state + "/checkpoints", name: "events-\($0)")
+        }
+        func progress() -> Int64 {
+            crashFiles.compactMap { PartitionCheckpointProbe.offset(of: $0) }.reduce(0, +)
+        }
         var random = SeededRandom(seed: 42)
+        var killedAt: [Int64] = []
         for stop in [0.1, 0.3, 0.5, 0.7, 0.9] {
-            let (daemon, address) = try Self.start(crash)
-            let point = (stop + 0.08 * (random.unit() - 0.5)) * total
-            #expect(Self.waitUntilHandled(address, atLeast: point))
+            let (daemon, _) = try Self.start(crash)
+            let point = Int64((stop + 0.08 * (random.unit() - 0.5)) * total)
+            let deadline = ContinuousClock.now + .seconds(120)
+            while progress() < point && ContinuousClock.now < deadline { usleep(5_000) }
+            // A little past the checkpoint, so some work after it is lost and done again.
+            usleep(UInt32(random.unit() * 300_000))
             daemon.send(SIGKILL)
             _ = daemon.waitForExit(timeout: .seconds(10))
             #expect(daemon.wasKilledBySignal)
+            killedAt.append(progress())
         }
-        let (last, lastAddress) = try Self.start(crash)
-        // After a crash the counters start again, so wait on the checkpoints instead.
-        _ = lastAddress
-        let file = CheckpointFile(directory: crash.state + "/checkpoints", name: "events-0")
-        let otherFile = CheckpointFile(directory: crash.state + "/checkpoints", name: "events-1")
-        let cleanFiles = [0, 1].map {
-            CheckpointFile(directory: clean.state + "/checkpoints", name: "events-\($0)")
+        #expect(zip(killedAt, killedAt.dropFirst()).allSatisfy { $0 < $1 }, "\(killedAt)")
+        let (last, _) = try Self.start(crash)
+        let targets = [0, 1].map {
+            PartitionCheckpointProbe.offset(
+                of: CheckpointFile(directory: clean.state + "/checkpoints", name: "events-\($0)"))
         }
-        let targets = try cleanFiles.map { try PartitionCheckpointProbe.offset(of: $0) }
         let deadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < deadline {
-            let offsets = try [file, otherFile].map { try PartitionCheckpointProbe.offset(of: $0) }
-            if offsets == targets { break }
-            usleep(100_000)
+        while crashFiles.map({ PartitionCheckpointProbe.offset(of: $0) }) != targets
+            && ContinuousClock.now < deadline
+        {
+            usleep(50_000)
         }
         last.send(SIGTERM)
         #expect(last.waitForExit(timeout: .seconds(20)) == 0)
@@ -174,21 +186,81 @@ struct CrashRecoveryTests {
             #expect(found == expected, "partition \(partition) differs after the crashes")
         }
 
-        // Every alert of the clean run is there; repeats are identical copies.
+        // Every alert of the clean run is there, and repeats are copies of the first. Scores
+        // may differ in the last bits with the micro-batch an event was scored in (OpenBLAS
+        // picks kernels by shape), so they are compared to 1e-5, and an alert within that of
+        // its threshold may be present in one run only.
         let cleanAlerts = try Self.alerts(servers: servers, topic: clean.alertsTopic)
         let crashAlerts = try Self.alerts(servers: servers, topic: crash.alertsTopic)
         #expect(!cleanAlerts.isEmpty)
-        #expect(Set(crashAlerts.keys) == Set(cleanAlerts.keys))
+        var repeats = 0
         for (id, copies) in crashAlerts {
-            #expect(Set(copies).count == 1, "alert \(id) repeated with different content")
-            #expect(copies.first == cleanAlerts[id]?.first)
+            repeats += copies.count - 1
+            let first = copies[0]
+            #expect(copies.allSatisfy { Self.same($0, first) }, "alert \(id) repeated differently")
+            if let expected = cleanAlerts[id]?.first {
+                #expect(Self.same(first, expected), "alert \(id) differs from the clean run")
+            } else {
+                #expect(Self.nearThreshold(first), "alert \(id) only after crashes")
+            }
+        }
+        for (id, copies) in cleanAlerts where crashAlerts[id] == nil {
+            #expect(Self.nearThreshold(copies[0]), "alert \(id) missing after crashes")
+        }
+        print("crash test: killed at \(killedAt), \(repeats) repeated alerts")
+    }
+}
+
+extension CrashRecoveryTests {
+    /// Whether two alerts (canonical JSON without `emitted_at`) agree, numbers to 1e-5.
+    static func same(_ a: String, _ b: String) -> Bool {
+        guard var left = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? [String: Any],
+            var right = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any]
+        else { return false }
+        // Near-equal contributions may swap places: compare which features, not their order.
+        for index in 0..<2 {
+            var object = index == 0 ? left : right
+            let names = (object["top_features"] as? [[String: Any]] ?? [])
+                .compactMap { $0["name"] as? String }.sorted()
+            object["top_features"] = names
+            if index == 0 { left = object } else { right = object }
+        }
+        return close(left, right)
+    }
+
+    static func close(_ a: Any, _ b: Any) -> Bool {
+        switch (a, b) {
+        case (let x as [String: Any], let y as [String: Any]):
+            return Set(x.keys) == Set(y.keys) && x.keys.allSatisfy { close(x[$0]!, y[$0]!) }
+        case (let x as [Any], let y as [Any]):
+            return x.count == y.count && zip(x, y).allSatisfy { close($0, $1) }
+        case (let x as NSNumber, let y as NSNumber):
+            return abs(x.doubleValue - y.doubleValue) <= 1e-5
+        case (let x as String, let y as String):
+            return x == y
+        default:
+            return false
+        }
+    }
+
+    /// Whether a fired head's score lies within 1e-5 of its threshold.
+    static func nearThreshold(_ alert: String) -> Bool {
+        guard
+            let object = try? JSONSerialization.jsonObject(with: Data(alert.utf8))
+                as? [String: Any],
+            let fired = object["fired"] as? [[String: Any]]
+        else { return false }
+        return fired.contains { head in
+            guard let score = head["score"] as? Double, let threshold = head["threshold"] as? Double
+            else { return false }
+            return abs(score - threshold) <= 1e-5
         }
     }
 }
 
 /// Reads the next event offset out of a partition checkpoint without decoding the state.
 enum PartitionCheckpointProbe {
-    static func offset(of file: CheckpointFile) throws -> Int64? {
+    static func offset(of file: CheckpointFile) -> Int64? {
         guard let loaded = try? file.load(file.currentPath) else { return nil }
         // "OSPRPART" | format u32 | partition i32 | next event offset i64 (little-endian)
         guard loaded.count >= 24 else { return nil }

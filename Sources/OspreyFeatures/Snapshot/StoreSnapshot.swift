@@ -46,7 +46,9 @@ extension FeatureStore {
         try writeValues(countries, &encoder)
         try writeValues(categories, &encoder)
         try encoder.value(UInt64(pending.count))
-        for (hash, order) in pending {
+        // Dictionaries iterate in a per-process order; sorted keys make the same state give
+        // the same bytes in every process, so checkpoints can be compared.
+        for (hash, order) in pending.sorted(by: { $0.key < $1.key }) {
             try encoder.value(hash)
             try encoder.value(order)
         }
@@ -115,7 +117,7 @@ extension FeatureStore {
         _ table: [UInt64: UInt32], _ encoder: inout SnapshotEncoder<some SnapshotSink>
     ) throws(SnapshotError) {
         try encoder.value(UInt64(table.count))
-        for (hash, id) in table {
+        for (hash, id) in table.sorted(by: { $0.key < $1.key }) {
             try encoder.value(hash)
             try encoder.value(id)
         }
