@@ -2,5 +2,7 @@
 ///
 /// Each command lives in a file of its own under `Commands/`.
 let commandTable: [any Command.Type] = [
-    BrokerCommand.self
+    DemoCommand.self,
+    BrokerCommand.self,
+    BenchKafkaCommand.self,
 ]
