@@ -21,9 +21,6 @@ extension LogKey {
     public static let errorName: LogKey = "error_name"
     /// A number of messages.
     public static let messages: LogKey = "messages"
-}
-
-extension LogKey {
     /// A signal's name (`SIGTERM`).
     public static let signal: LogKey = "signal"
 }

@@ -27,7 +27,10 @@ public final class KafkaConsumer {
     ///
     /// - Parameter commitOnRevoke: Commit the stored offsets synchronously when partitions are
     ///   revoked, before they go to another member (default true). Turn it off when offsets are
-    ///   committed through a producer's transaction instead.
+    ///   committed through a producer's transaction instead. A failed commit is reported in
+    ///   ``KafkaRebalance/commitError``.
+    /// - Important: The embedded broker refuses commits during a rebalance, so there the commit
+    ///   on revocation fails; commit after each batch as well when running against it.
     /// - Throws: ``KafkaError`` naming the configuration key that librdkafka refused.
     public init(
         configuration: KafkaConfiguration, commitOnRevoke: Bool = true,

@@ -286,6 +286,9 @@ public final class KafkaProducer {
 
     /// Adds the consumer's positions to the transaction, so that they are committed with it
     /// (consume-process-produce exactly once). The offsets are the next ones to read.
+    ///
+    /// - Important: The embedded broker accepts these offsets without storing them; only a
+    ///   real cluster makes them the group's committed offsets.
     public func sendOffsetsToTransaction(
         _ offsets: [TopicPartitionOffset], consumer: KafkaConsumer, timeout: Duration
     ) throws(KafkaError) {

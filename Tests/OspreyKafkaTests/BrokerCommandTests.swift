@@ -61,4 +61,20 @@ struct BrokerCommandTests {
         let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("in-memory"))
     }
+
+    @Test(arguments: [["--topic", "no-count"], ["--topic", "t:0"], ["--brokers", "0"]])
+    func usageErrorsExitWith64(arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = TestEnvironment.ospreyBinary
+        process.arguments = ["broker"] + arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let message = String(
+            decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 64)
+        #expect(message.contains("osprey broker --help"))
+    }
 }

@@ -41,10 +41,10 @@ struct DemoCommand: Command {
             "in-memory development broker started; at most 5 MiB per partition",
             [.bootstrapServers: .string(broker.bootstrapServers)])
         let counters = DemoCounters()
-        let producer = DemoThread(name: "demo-producer", counters: counters) { stop in
+        let producer = DemoThread(name: "demo-producer") { stop in
             try produceSample(broker: broker, rate: rate, counters: counters, stop: stop)
         }
-        let consumer = DemoThread(name: "demo-consumer", counters: counters) { stop in
+        let consumer = DemoThread(name: "demo-consumer") { stop in
             try consumeSample(broker: broker, counters: counters, stop: stop)
         }
 
@@ -169,7 +169,7 @@ final class DemoThread: Sendable {
     private let failure = Mutex<(any Error)?>(nil)
 
     init(
-        name: String, counters: DemoCounters,
+        name: String,
         _ body: @escaping @Sendable (_ stopping: () -> Bool) throws -> Void
     ) {
         let thread = Thread { [self] in
