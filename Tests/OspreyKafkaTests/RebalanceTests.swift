@@ -146,4 +146,61 @@ struct RebalanceTests {
             "\(firstSteps.compactMap(\.commitError))")
         #expect(secondSteps.allSatisfy { $0.commitError == nil })
     }
+
+    /// Messages keep flowing while the second member joins and leaves: nothing is lost (the
+    /// messages a rebalance cuts out of a batch come again), whatever the protocol.
+    @Test(arguments: ["range", "cooperative-sticky"])
+    func nothingIsLostWhileMessagesFlowThroughRebalances(strategy: String) async throws {
+        let broker = try EmbeddedBroker()
+        let topic = TestEnvironment.uniqueName("flowing")
+        let group = TestEnvironment.uniqueName("group")
+        try broker.createTopic(topic, partitions: 6)
+        let record = Shared(Record())
+        let stopProducer = Shared(false)
+        let stopFirst = Shared(false)
+        let stopSecond = Shared(false)
+        let producer = TestThread("producer") { () -> Int in
+            let producer = try KafkaProducer(configuration: clientConfiguration(broker))
+            var sent = 0
+            while !stopProducer.value {
+                for _ in 0..<50 {
+                    try producer.send(topic: topic, key: nil, value: Array("m\(sent)".utf8))
+                    sent += 1
+                }
+                // Serving reports paces the stream at a few thousand messages a second.
+                try producer.poll(timeout: .milliseconds(10))
+            }
+            try producer.flush(timeout: .seconds(20))
+            return producer.deliveredCount
+        }
+        let first = TestThread("first") {
+            try Self.member(
+                "first", broker: broker, group: group, topic: topic, strategy: strategy,
+                record: record, stop: stopFirst)
+        }
+        #expect(waitUntil(timeout: .seconds(30)) { record.value.total >= 1000 })
+        let second = TestThread("second") {
+            try Self.member(
+                "second", broker: broker, group: group, topic: topic, strategy: strategy,
+                record: record, stop: stopSecond)
+        }
+        #expect(waitUntil(timeout: .seconds(30)) { record.value.processedBy["second"] ?? 0 > 200 })
+        let firstSteps = record.value.rebalances["first"]?.count ?? 0
+        stopSecond.withLock { $0 = true }
+        try second.join()
+        #expect(
+            waitUntil(timeout: .seconds(30)) {
+                (record.value.rebalances["first"] ?? []).dropFirst(firstSteps).contains {
+                    $0.kind == .assigned && !$0.partitions.isEmpty
+                }
+            })
+        stopProducer.withLock { $0 = true }
+        let produced = try producer.join()
+        let distinct = { record.value.processed.values.reduce(0) { $0 + $1.count } }
+        #expect(waitUntil(timeout: .seconds(30)) { distinct() >= produced })
+        stopFirst.withLock { $0 = true }
+        try first.join()
+        #expect(distinct() == produced)
+        #expect(record.value.rebalances["second"]?.contains { $0.kind == .revoked } == true)
+    }
 }

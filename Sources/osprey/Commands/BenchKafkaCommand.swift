@@ -61,28 +61,29 @@ struct BenchKafkaCommand: Command {
                 + "(embedded broker, in memory)")
         fflush(nil)
 
+        // Each kcat run follows the matching run of ours, so that both see the same load.
         let ours = "bench-osprey"
+        let theirs = "bench-kcat"
         try broker.createTopic(ours, partitions: partitions)
-        logger.info("producing with osprey", [.messages: .of(events)])
-        let produced = try workload.produce(to: ours, broker: broker)
-        logger.info("consuming with osprey", [.messages: .of(events)])
-        let consumed = try workload.consume(from: ours, broker: broker)
-
-        var rows = [("producer", "osprey", produced), ("consumer", "osprey", consumed)]
-        if !arguments.flag("skip-kcat") {
-            let theirs = "bench-kcat"
-            try broker.createTopic(theirs, partitions: partitions)
-            let kcat = Kcat(
+        try broker.createTopic(theirs, partitions: partitions)
+        let kcat =
+            arguments.flag("skip-kcat")
+            ? nil
+            : Kcat(
                 path: ProcessInfo.processInfo.environment["OSPREY_KCAT"] ?? "/usr/bin/kcat",
                 servers: broker.bootstrapServers, topic: theirs)
+        var rows: [(String, String, BenchFigures)] = []
+        logger.info("producing with osprey", [.messages: .of(events)])
+        rows.append(("producer", "osprey", try workload.produce(to: ours, broker: broker)))
+        if let kcat {
             logger.info("producing with kcat", [.messages: .of(events)])
-            let kcatProduced = try kcat.produce(workload)
+            rows.append(("producer", "kcat", try kcat.produce(workload)))
+        }
+        logger.info("consuming with osprey", [.messages: .of(events)])
+        rows.append(("consumer", "osprey", try workload.consume(from: ours, broker: broker)))
+        if let kcat {
             logger.info("consuming with kcat", [.messages: .of(events)])
-            let kcatConsumed = try kcat.consume(workload)
-            rows = [
-                ("producer", "osprey", produced), ("producer", "kcat", kcatProduced),
-                ("consumer", "osprey", consumed), ("consumer", "kcat", kcatConsumed),
-            ]
+            rows.append(("consumer", "kcat", try kcat.consume(workload)))
         }
         print(BenchTable.render(rows))
         return ExitCode.success
