@@ -73,9 +73,27 @@ public final class KafkaConsumer {
     }
 
     /// Reads these partitions from these positions without group assignment.
+    ///
+    /// Blocks until the cluster has told where the partitions' leaders are (at most a few
+    /// seconds): librdkafka looks up logical positions (`beginning`, `end`) only once it knows
+    /// the leader, and otherwise retries after half a second.
     public func assign(_ partitions: [TopicPartitionOffset]) throws(KafkaError) {
+        for topic in Set(partitions.map(\.topic)) {
+            learnLeaders(of: topic, timeout: .seconds(5))
+        }
         let list = RdKafkaPartitionList(partitions)
         try KafkaError.check(rd_kafka_assign(client.handle, list.pointer), "assign")
+    }
+
+    /// Requests the topic's metadata so that the client knows its leaders; a failure only
+    /// means the assignment starts a little later, so it is not reported.
+    private func learnLeaders(of topic: String, timeout: Duration) {
+        guard let handle = rd_kafka_topic_new(client.handle, topic, nil) else { return }
+        defer { rd_kafka_topic_destroy(handle) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let code = rd_kafka_metadata(
+            client.handle, 0, handle, &metadata, Int32(clamping: timeout.totalMilliseconds))
+        if code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata { rd_kafka_metadata_destroy(metadata) }
     }
 
     /// The partitions currently assigned to this member.

@@ -26,6 +26,10 @@ struct BenchKafkaCommand: Command {
             OptionSpec(
                 "partitions", value: "N",
                 help: "Spreads the events over N partitions. The default is 100."),
+            OptionSpec(
+                "rounds", value: "N",
+                help: "Repeats the measurements N times and reports the best of each. The "
+                    + "default is 3; each round writes new topics, kept in memory."),
             OptionSpec("skip-kcat", help: "Measures Osprey only, without the kcat baseline."),
         ])
 
@@ -43,8 +47,10 @@ struct BenchKafkaCommand: Command {
         let events = try arguments.int("events", default: 2_000_000)
         let size = try arguments.int("size", default: 200)
         let partitions = try arguments.int("partitions", default: 100)
-        guard events >= 1, size >= 1, partitions >= 1 else {
-            throw UsageError("'--events', '--size' and '--partitions' must be at least 1")
+        let roundCount = try arguments.int("rounds", default: 3)
+        guard events >= 1, size >= 1, partitions >= 1, roundCount >= 1 else {
+            throw UsageError(
+                "'--events', '--size', '--partitions' and '--rounds' must be at least 1")
         }
         // A record costs its key (10 bytes here), its value and about 16 bytes of framing.
         let perPartition = Double(events) * Double(size + 26) / Double(partitions)
@@ -57,35 +63,48 @@ struct BenchKafkaCommand: Command {
         let workload = BenchWorkload(events: events, size: size, partitions: partitions)
         let broker = try EmbeddedBroker(logger: logger)
         print(
-            "osprey bench kafka: \(events) events of \(size) bytes over \(partitions) partitions "
-                + "(embedded broker, in memory)")
+            "osprey bench kafka: \(events) events of \(size) bytes over \(partitions) partitions, "
+                + "best of \(roundCount) rounds (embedded broker, in memory)")
         fflush(nil)
 
-        // Each kcat run follows the matching run of ours, so that both see the same load.
-        let ours = "bench-osprey"
-        let theirs = "bench-kcat"
-        try broker.createTopic(ours, partitions: partitions)
-        try broker.createTopic(theirs, partitions: partitions)
         let kcat =
             arguments.flag("skip-kcat")
             ? nil
             : Kcat(
                 path: ProcessInfo.processInfo.environment["OSPREY_KCAT"] ?? "/usr/bin/kcat",
-                servers: broker.bootstrapServers, topic: theirs)
-        var rows: [(String, String, BenchFigures)] = []
-        logger.info("producing with osprey", [.messages: .of(events)])
-        rows.append(("producer", "osprey", try workload.produce(to: ours, broker: broker)))
-        if let kcat {
-            logger.info("producing with kcat", [.messages: .of(events)])
-            rows.append(("producer", "kcat", try kcat.produce(workload)))
+                servers: broker.bootstrapServers)
+        var rounds: [[(String, String, BenchFigures)]] = []
+        for round in 1...roundCount {
+            // Ours and kcat's runs of each step follow each other, so that both see the same
+            // load; who goes first alternates between rounds.
+            let ours = "bench-osprey-\(round)"
+            let theirs = "bench-kcat-\(round)"
+            try broker.createTopic(ours, partitions: partitions)
+            try broker.createTopic(theirs, partitions: partitions)
+            var steps: [(String, String, () throws -> BenchFigures)] = [
+                ("producer", "osprey", { try workload.produce(to: ours, broker: broker) }),
+                ("consumer", "osprey", { try workload.consume(from: ours, broker: broker) }),
+            ]
+            if let kcat {
+                let kcatSteps: [(String, String, () throws -> BenchFigures)] = [
+                    ("producer", "kcat", { try kcat.produce(workload, topic: theirs) }),
+                    ("consumer", "kcat", { try kcat.consume(workload, topic: theirs) }),
+                ]
+                steps =
+                    round % 2 == 1
+                    ? [steps[0], kcatSteps[0], steps[1], kcatSteps[1]]
+                    : [kcatSteps[0], steps[0], kcatSteps[1], steps[1]]
+            }
+            var rows: [(String, String, BenchFigures)] = []
+            for (role, client, step) in steps {
+                logger.info(
+                    "measuring",
+                    [.role: .string(role), .client: .string(client), .round: .of(round)])
+                rows.append((role, client, try step()))
+            }
+            rounds.append(rows)
         }
-        logger.info("consuming with osprey", [.messages: .of(events)])
-        rows.append(("consumer", "osprey", try workload.consume(from: ours, broker: broker)))
-        if let kcat {
-            logger.info("consuming with kcat", [.messages: .of(events)])
-            rows.append(("consumer", "kcat", try kcat.consume(workload)))
-        }
-        print(BenchTable.render(rows))
+        print(BenchTable.render(rounds))
         return ExitCode.success
     }
 }
@@ -185,14 +204,13 @@ struct BenchWorkload {
 struct Kcat {
     let path: String
     let servers: String
-    let topic: String
 
     func settings(_ pairs: KeyValuePairs<String, String>) -> [String] {
         pairs.flatMap { ["-X", $0.key + "=" + $0.value] }
     }
 
     /// Writes the events as `key:value` lines to a file, then times `kcat -P` reading it.
-    func produce(_ workload: BenchWorkload) throws -> BenchFigures {
+    func produce(_ workload: BenchWorkload, topic: String) throws -> BenchFigures {
         let file = FileManager.default.temporaryDirectory
             .appendingPathComponent("osprey-bench-\(getpid()).txt")
         defer { try? FileManager.default.removeItem(at: file) }
@@ -214,7 +232,7 @@ struct Kcat {
     }
 
     /// Times `kcat -C` reading every partition from the beginning to its end, output discarded.
-    func consume(_ workload: BenchWorkload) throws -> BenchFigures {
+    func consume(_ workload: BenchWorkload, topic: String) throws -> BenchFigures {
         let seconds = try run(
             ["-C", "-b", servers, "-t", topic, "-o", "beginning", "-e", "-q"]
                 + settings(BenchKafkaCommand.consumerSettings), input: nil)
@@ -243,35 +261,46 @@ struct Kcat {
     }
 }
 
-/// The printed table.
+/// The printed table: the best run of each role and client, and the ratios.
 enum BenchTable {
-    static func render(_ rows: [(String, String, BenchFigures)]) -> String {
+    static func render(_ rounds: [[(String, String, BenchFigures)]]) -> String {
         func column(_ text: String, _ width: Int) -> String {
             String(repeating: " ", count: max(0, width - text.count)) + text
         }
         func fixed(_ value: Double, _ decimals: Int) -> String {
             String(format: "%.\(decimals)f", value)
         }
+        func best(_ role: String, _ client: String) -> BenchFigures? {
+            rounds.flatMap { $0 }.filter { $0.0 == role && $0.1 == client }.map(\.2)
+                .max { $0.eventsPerSecond < $1.eventsPerSecond }
+        }
         var lines = [
             "role      client    " + column("events/s", 12) + column("MB/s", 10)
                 + column("seconds", 10)
         ]
-        for (role, client, figures) in rows {
-            lines.append(
-                role.padding(toLength: 10, withPad: " ", startingAt: 0)
-                    + client.padding(toLength: 8, withPad: " ", startingAt: 0)
-                    + column(fixed(figures.eventsPerSecond, 0), 14)
-                    + column(fixed(figures.megabytesPerSecond, 1), 10)
-                    + column(fixed(figures.seconds, 2), 10))
+        for role in ["producer", "consumer"] {
+            for client in ["osprey", "kcat"] {
+                guard let figures = best(role, client) else { continue }
+                lines.append(
+                    role.padding(toLength: 10, withPad: " ", startingAt: 0)
+                        + client.padding(toLength: 8, withPad: " ", startingAt: 0)
+                        + column(fixed(figures.eventsPerSecond, 0), 14)
+                        + column(fixed(figures.megabytesPerSecond, 1), 10)
+                        + column(fixed(figures.seconds, 2), 10))
+            }
         }
         for role in ["producer", "consumer"] {
-            let ours = rows.first { $0.0 == role && $0.1 == "osprey" }?.2
-            let theirs = rows.first { $0.0 == role && $0.1 == "kcat" }?.2
-            if let ours, let theirs {
-                lines.append(
-                    role + " ratio osprey/kcat: "
-                        + fixed(ours.eventsPerSecond / theirs.eventsPerSecond, 2) + "x")
+            guard let ours = best(role, "osprey"), let theirs = best(role, "kcat") else { continue }
+            let perRound = rounds.compactMap { rows -> String? in
+                guard let ours = rows.first(where: { $0.0 == role && $0.1 == "osprey" })?.2,
+                    let theirs = rows.first(where: { $0.0 == role && $0.1 == "kcat" })?.2
+                else { return nil }
+                return fixed(ours.eventsPerSecond / theirs.eventsPerSecond, 2) + "x"
             }
+            lines.append(
+                role + " ratio osprey/kcat (best of each): "
+                    + fixed(ours.eventsPerSecond / theirs.eventsPerSecond, 2) + "x; by round: "
+                    + perRound.joined(separator: " "))
         }
         return lines.joined(separator: "\n")
     }
