@@ -9,11 +9,11 @@ struct BenchKafkaCommand: Command {
         name: "bench kafka",
         abstract: "Measures Kafka producer and consumer throughput beside kcat.",
         discussion: """
-            Starts the embedded broker, produces the events with Osprey's producer and reads \
-            them back with Osprey's consumer, then has kcat (at /usr/bin/kcat, or the path in \
-            OSPREY_KCAT) produce and consume the same number of events of the same size with \
-            the same librdkafka settings, and prints events per second and megabytes per \
-            second for each, with the ratio. The embedded broker keeps at most 5 MiB per \
+            Starts the embedded broker, produces the events with Osprey's producer and reads
+            them back with Osprey's consumer, then has kcat (at /usr/bin/kcat, or the path
+            in OSPREY_KCAT) produce and consume the same number of events of the same size
+            with the same librdkafka settings, and prints events per second and megabytes
+            per second for each, with the ratio. The embedded broker keeps at most 5 MiB per
             partition in memory, so the events are spread over many partitions.
             """,
         options: [

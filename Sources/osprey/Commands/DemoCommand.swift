@@ -13,11 +13,11 @@ struct DemoCommand: Command {
         name: "demo",
         abstract: "Streams sample events through the embedded broker and shows the rates live.",
         discussion: """
-            Starts the embedded development broker (in memory only, at most 5 MiB per \
-            partition), produces sample click and order events to the topic 'events' and \
-            consumes them back in a consumer group, printing a line each second with what was \
-            produced and consumed, the rates and the lag. It stops after the duration, or on \
-            SIGINT or SIGTERM, and prints a summary.
+            Starts the embedded development broker (in memory only, at most 5 MiB per
+            partition), produces sample click and order events to the topic 'events' and
+            consumes them back in a consumer group, printing a line each second with what
+            was produced and consumed, the rates and the lag. It stops after the duration,
+            or on SIGINT or SIGTERM, and prints a summary.
             """,
         options: [
             OptionSpec(
