@@ -8,8 +8,10 @@ import OspreyCore
 /// auto-commit (on by default, `enable.auto.commit`) then commits what was stored, or the
 /// caller commits with ``commit(_:synchronously:)``.
 ///
-/// Rebalances reach the caller as ``KafkaConsumerEvent/rebalance(_:)`` from ``poll(maxMessages:
-/// timeout:_:)``, for both eager and cooperative-sticky assignment.
+/// Rebalances reach the caller as ``KafkaConsumerEvent/rebalance(_:)`` from
+/// ``poll(maxMessages:timeout:_:)``, for both eager and cooperative-sticky assignment. That
+/// poll hands out borrowed views of each batch (`rd_kafka_consume_batch_queue`), with no Swift
+/// allocation per message; the variant that returns ``KafkaMessage`` values copies them.
 ///
 /// Thread: one thread at a time, and never Swift's cooperative pool: `poll` blocks. The
 /// rebalance callback runs inside `poll` and `close` on the same thread.
