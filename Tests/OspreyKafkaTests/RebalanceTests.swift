@@ -12,6 +12,8 @@ struct RebalanceTests {
         var processedBy: [String: Int] = [:]
         var rebalances: [String: [KafkaRebalance]] = [:]
         var commitFailures: [KafkaError] = []
+        /// Messages handed out for a partition the member did not own at that point.
+        var strayPartitions = 0
         var total: Int { processedBy.values.reduce(0, +) }
     }
 
@@ -30,11 +32,16 @@ struct RebalanceTests {
                 record.withLock { $0.rebalances[name, default: []].append(step) }
             }
         }
+        // The partitions this member owns according to the events it has seen so far: every
+        // message handed out must belong to one of them and not be revoked by the same poll.
+        var owned = Set<TopicPartition>()
         while !stop.value {
             var stored: [TopicPartition: TopicPartitionOffset] = [:]
+            var seen = Set<TopicPartition>()
             let events = try consumer.poll(maxMessages: 100, timeout: .milliseconds(50)) { view in
                 let partition = view.topicPartition
                 let offset = view.offset
+                seen.insert(partition)
                 record.withLock { record in
                     record.processed[partition, default: [:]][offset, default: 0] += 1
                     record.processedBy[name, default: 0] += 1
@@ -51,6 +58,19 @@ struct RebalanceTests {
                 } catch {
                     // Kept stored: the next batch's commit carries these offsets too.
                     record.withLock { $0.commitFailures.append(error) }
+                }
+            }
+            var revokedNow = Set<TopicPartition>()
+            for case .rebalance(let step) in events where step.kind != .assigned {
+                revokedNow.formUnion(step.partitions)
+            }
+            let strays = seen.filter { !owned.contains($0) || revokedNow.contains($0) }.count
+            if strays > 0 { record.withLock { $0.strayPartitions += strays } }
+            for case .rebalance(let step) in events {
+                if step.kind == .assigned {
+                    owned.formUnion(step.partitions)
+                } else {
+                    owned.subtract(step.partitions)
                 }
             }
             note(events)
@@ -124,6 +144,7 @@ struct RebalanceTests {
 
         let final = record.value
         #expect(final.total == 3 * perPhase)
+        #expect(final.strayPartitions == 0)
         let counts = final.processed.values.flatMap(\.values)
         #expect(counts.count == 3 * perPhase)
         let duplicated = final.processed.mapValues { $0.filter { $0.value > 1 }.count }
@@ -201,6 +222,7 @@ struct RebalanceTests {
         stopFirst.withLock { $0 = true }
         try first.join()
         #expect(distinct() == produced)
+        #expect(record.value.strayPartitions == 0)
         #expect(record.value.rebalances["second"]?.contains { $0.kind == .revoked } == true)
     }
 }
