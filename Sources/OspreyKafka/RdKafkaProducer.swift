@@ -100,18 +100,18 @@ public final class KafkaProducer {
         var deadline: ContinuousClock.Instant?
         let handle = try topicHandle(topic)
         while true {
-            let code = produce(
-                id: id, topic: handle, partition: partition, key: key, value: value,
-                headers: headers, timestamp: timestamp)
-            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return id }
-            guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
-                throw KafkaError(code, operation: "produce to " + topic)
-            }
+            guard
+                let failure = produce(
+                    id: id, topic: handle, partition: partition, key: key, value: value,
+                    headers: headers, timestamp: timestamp)
+            else { return id }
+            let error = KafkaError(taking: failure, operation: "produce to " + topic)
+            guard error.code == .queueFull else { throw error }
             // Back-pressure: serve delivery reports until there is room or time runs out.
             let now = ContinuousClock.now
             let limit = deadline ?? now + enqueueTimeout
             deadline = limit
-            guard now < limit else { throw KafkaError(code, operation: "produce to " + topic) }
+            guard now < limit else { throw error }
             try poll(timeout: min(.milliseconds(10), limit - now))
         }
     }
@@ -132,10 +132,13 @@ public final class KafkaProducer {
     }
 
     /// One `rd_kafka_produceva` call; `RD_KAFKA_MSG_F_COPY` makes librdkafka copy the bytes.
+    ///
+    /// - Returns: nil when the message was queued, else librdkafka's error, which the caller
+    ///   owns.
     private func produce(
         id: UInt64, topic: OpaquePointer, partition: Int32?, key: UnsafeRawBufferPointer?,
         value: UnsafeRawBufferPointer?, headers: [KafkaHeader], timestamp: KafkaTimestamp?
-    ) -> rd_kafka_resp_err_t {
+    ) -> OpaquePointer? {
         withHeaderNames(headers) { names in
             withHeaderValues(headers) { values in
                 // On the stack for the usual few headers: no allocation per message.
@@ -184,12 +187,7 @@ public final class KafkaProducer {
                         }
                     }
                     defer { fields.baseAddress!.deinitialize(count: count) }
-                    guard
-                        let error = rd_kafka_produceva(client.handle, fields.baseAddress, count)
-                    else { return RD_KAFKA_RESP_ERR_NO_ERROR }
-                    let code = rd_kafka_error_code(error)
-                    rd_kafka_error_destroy(error)
-                    return code
+                    return rd_kafka_produceva(client.handle, fields.baseAddress, count)
                 }
             }
         }
