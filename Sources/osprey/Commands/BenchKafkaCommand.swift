@@ -9,12 +9,14 @@ struct BenchKafkaCommand: Command {
         name: "bench kafka",
         abstract: "Measures Kafka producer and consumer throughput beside kcat.",
         discussion: """
-            Starts the embedded broker, produces the events with Osprey's producer and reads
-            them back with Osprey's consumer, then has kcat (at /usr/bin/kcat, or the path
-            in OSPREY_KCAT) produce and consume the same number of events of the same size
-            with the same librdkafka settings, and prints events per second and megabytes
-            per second for each, with the ratio. The embedded broker keeps at most 5 MiB per
-            partition in memory, so the events are spread over many partitions.
+            Starts the embedded broker as a process of its own (osprey broker), produces the
+            events with Osprey's producer and reads them back with Osprey's consumer, and has
+            kcat (at /usr/bin/kcat, or the path in OSPREY_KCAT) produce and consume as many
+            events of the same size with the same librdkafka settings, each run of kcat next
+            to the matching run of Osprey. It prints events per second and megabytes per
+            second for each, best of the rounds, with the ratios. The embedded broker keeps at
+            most 5 MiB per partition in memory, so the events are spread over many partitions,
+            and every round writes new topics.
             """,
         options: [
             OptionSpec(
@@ -61,10 +63,16 @@ struct BenchKafkaCommand: Command {
         }
         let logger = Logger(label: "bench")
         let workload = BenchWorkload(events: events, size: size, partitions: partitions)
-        let broker = try EmbeddedBroker(logger: logger)
+        // The broker runs as a process of its own (`osprey broker`), so that our clients, like
+        // kcat, do not share their process (memory, page faults) with it.
+        let topics = (1...roundCount).flatMap { round in
+            ["bench-osprey-\(round)", "bench-kcat-\(round)"]
+        }
+        let broker = try BrokerProcess(topics: topics, partitions: partitions)
+        defer { broker.stop() }
         print(
             "osprey bench kafka: \(events) events of \(size) bytes over \(partitions) partitions, "
-                + "best of \(roundCount) rounds (embedded broker, in memory)")
+                + "best of \(roundCount) rounds (embedded broker in its own process, in memory)")
         fflush(nil)
 
         let kcat =
@@ -79,8 +87,6 @@ struct BenchKafkaCommand: Command {
             // load; who goes first alternates between rounds.
             let ours = "bench-osprey-\(round)"
             let theirs = "bench-kcat-\(round)"
-            try broker.createTopic(ours, partitions: partitions)
-            try broker.createTopic(theirs, partitions: partitions)
             var steps: [(String, String, () throws -> BenchFigures)] = [
                 ("producer", "osprey", { try workload.produce(to: ours, broker: broker) }),
                 ("consumer", "osprey", { try workload.consume(from: ours, broker: broker) }),
@@ -142,7 +148,7 @@ struct BenchWorkload {
     /// Bytes of keys and values of every event.
     var totalBytes: Int { events * (size + keys[0].count) }
 
-    func produce(to topic: String, broker: EmbeddedBroker) throws -> BenchFigures {
+    func produce(to topic: String, broker: BrokerProcess) throws -> BenchFigures {
         let configuration = KafkaConfiguration(["bootstrap.servers": broker.bootstrapServers])
             .merging(KafkaConfiguration(BenchKafkaCommand.producerSettings))
         let start = ContinuousClock.now
@@ -165,7 +171,7 @@ struct BenchWorkload {
         return BenchFigures(events: events, bytes: totalBytes, seconds: seconds)
     }
 
-    func consume(from topic: String, broker: EmbeddedBroker) throws -> BenchFigures {
+    func consume(from topic: String, broker: BrokerProcess) throws -> BenchFigures {
         let configuration = KafkaConfiguration([
             "bootstrap.servers": broker.bootstrapServers, "group.id": "osprey-bench",
             "enable.auto.commit": "false",
@@ -197,6 +203,42 @@ struct BenchWorkload {
         let seconds = (ContinuousClock.now - start).totalSeconds
         try consumer.close()
         return BenchFigures(events: count, bytes: bytes, seconds: seconds)
+    }
+}
+
+/// `osprey broker` run as a child process for the benchmark.
+final class BrokerProcess {
+    private let process = Process()
+    let bootstrapServers: String
+
+    /// Starts the broker with these topics and waits for its bootstrap servers.
+    init(topics: [String], partitions: Int) throws {
+        guard let executable = Bundle.main.executablePath else {
+            throw BenchFailure(message: "cannot find the osprey executable to start the broker")
+        }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["broker"] + topics.flatMap { ["--topic", "\($0):\(partitions)"] }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        var line: [UInt8] = []
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard let value = byte.first else {
+                throw BenchFailure(message: "the broker process exited before it was ready")
+            }
+            if value == UInt8(ascii: "\n") { break }
+            line.append(value)
+        }
+        bootstrapServers = String(decoding: line, as: UTF8.self)
+    }
+
+    /// Stops the broker with SIGTERM and waits for it.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
     }
 }
 
@@ -291,16 +333,19 @@ enum BenchTable {
         }
         for role in ["producer", "consumer"] {
             guard let ours = best(role, "osprey"), let theirs = best(role, "kcat") else { continue }
-            let perRound = rounds.compactMap { rows -> String? in
+            // Each round's runs were next to each other, so their ratio shares the load.
+            let perRound = rounds.compactMap { rows -> Double? in
                 guard let ours = rows.first(where: { $0.0 == role && $0.1 == "osprey" })?.2,
                     let theirs = rows.first(where: { $0.0 == role && $0.1 == "kcat" })?.2
                 else { return nil }
-                return fixed(ours.eventsPerSecond / theirs.eventsPerSecond, 2) + "x"
+                return ours.eventsPerSecond / theirs.eventsPerSecond
             }
+            let median = perRound.sorted()[perRound.count / 2]
             lines.append(
-                role + " ratio osprey/kcat (best of each): "
-                    + fixed(ours.eventsPerSecond / theirs.eventsPerSecond, 2) + "x; by round: "
-                    + perRound.joined(separator: " "))
+                role + " ratio osprey/kcat: best of each "
+                    + fixed(ours.eventsPerSecond / theirs.eventsPerSecond, 2) + "x, median round "
+                    + fixed(median, 2) + "x (rounds: "
+                    + perRound.map { fixed($0, 2) + "x" }.joined(separator: " ") + ")")
         }
         return lines.joined(separator: "\n")
     }
