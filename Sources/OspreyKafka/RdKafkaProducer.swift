@@ -30,6 +30,7 @@ public final class KafkaProducer {
     /// Topic handles by name, created on first use and destroyed with the producer, so that a
     /// send does not look the topic up by name inside librdkafka each time.
     private var topicHandles: [String: OpaquePointer] = [:]
+    private var recentTopic: (name: String, handle: OpaquePointer)?
     /// A fatal error seen on the event queue; every later call throws it.
     private var fatalError: KafkaError?
 
@@ -69,11 +70,18 @@ public final class KafkaProducer {
 
     /// The handle for `topic`, created on first use.
     private func topicHandle(_ topic: String) throws(KafkaError) -> OpaquePointer {
-        if let handle = topicHandles[topic] { return handle }
+        // Runs of sends to one topic skip the dictionary: equal strings that share storage
+        // compare without hashing.
+        if let recent = recentTopic, recent.name == topic { return recent.handle }
+        if let handle = topicHandles[topic] {
+            recentTopic = (topic, handle)
+            return handle
+        }
         guard let handle = rd_kafka_topic_new(client.handle, topic, nil) else {
             throw KafkaError(rd_kafka_last_error(), operation: "produce to " + topic)
         }
         topicHandles[topic] = handle
+        recentTopic = (topic, handle)
         return handle
     }
 
