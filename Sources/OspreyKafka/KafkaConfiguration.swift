@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// librdkafka configuration as ordered key/value pairs, passed to librdkafka verbatim.
 ///
 /// Keys are librdkafka's (`bootstrap.servers`, `linger.ms`); the Kafka layer adds its own
@@ -46,5 +48,23 @@ public struct KafkaConfiguration: Sendable, CustomStringConvertible {
             let secret = pair.key.hasSuffix("password") || pair.key.hasSuffix("secret")
             return pair.key + "=" + (secret ? "*****" : pair.value)
         }.joined(separator: " ")
+    }
+}
+
+extension KafkaConfiguration {
+    /// The `bootstrap.servers` value that asks for the embedded development broker.
+    public static let embeddedBootstrapServers = "embedded"
+
+    /// Whether `bootstrap.servers` is ``embeddedBootstrapServers``.
+    public var usesEmbeddedBroker: Bool {
+        self["bootstrap.servers"]?.trimmingWhitespace()
+            == KafkaConfiguration.embeddedBootstrapServers
+    }
+
+    /// A copy whose `bootstrap.servers` are the embedded broker's.
+    public func pointing(at broker: EmbeddedBroker) -> KafkaConfiguration {
+        var copy = self
+        copy["bootstrap.servers"] = broker.bootstrapServers
+        return copy
     }
 }

@@ -21,9 +21,10 @@ extension LogKey {
     public static let errorName: LogKey = "error_name"
     /// A number of messages.
     public static let messages: LogKey = "messages"
-}
-
-extension LogKey {
+    /// A benchmark's role (`producer`, `consumer`).
+    public static let role: LogKey = "role"
+    /// A benchmark round, from 1.
+    public static let round: LogKey = "round"
     /// A signal's name (`SIGTERM`).
     public static let signal: LogKey = "signal"
 }

@@ -24,6 +24,9 @@ public final class KafkaAdmin {
 
     /// Creates a topic with the CreateTopics request.
     ///
+    /// - Important: The embedded broker (librdkafka 2.0.2's mock cluster) does not implement
+    ///   CreateTopics: against it this fails with `timedOut` after `timeout`. Create topics
+    ///   there with ``EmbeddedBroker/createTopic(_:partitions:replicationFactor:)``.
     /// - Parameter settings: Topic configuration (`retention.ms`, `cleanup.policy`, ...).
     /// - Throws: ``KafkaError`` with the broker's reason, for example `topicAlreadyExists`.
     public func createTopic(

@@ -46,7 +46,7 @@ final class RdKafkaClient {
     deinit {
         rd_kafka_queue_destroy(mainQueue)
         rd_kafka_destroy(handle)
-        _ = keptAlive
+        // `keptAlive` is released after this body, once C no longer points at it.
     }
 
     /// Serves the main queue: waits up to `timeout` for the first event, then takes what is

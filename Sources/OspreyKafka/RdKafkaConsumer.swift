@@ -8,8 +8,10 @@ import OspreyCore
 /// auto-commit (on by default, `enable.auto.commit`) then commits what was stored, or the
 /// caller commits with ``commit(_:synchronously:)``.
 ///
-/// Rebalances reach the caller as ``KafkaConsumerEvent/rebalance(_:)`` from ``poll(maxMessages:
-/// timeout:_:)``, for both eager and cooperative-sticky assignment.
+/// Rebalances reach the caller as ``KafkaConsumerEvent/rebalance(_:)`` from
+/// ``poll(maxMessages:timeout:_:)``, for both eager and cooperative-sticky assignment. That
+/// poll hands out borrowed views of each batch (`rd_kafka_consume_batch_queue`), with no Swift
+/// allocation per message; the variant that returns ``KafkaMessage`` values copies them.
 ///
 /// Thread: one thread at a time, and never Swift's cooperative pool: `poll` blocks. The
 /// rebalance callback runs inside `poll` and `close` on the same thread.
@@ -17,18 +19,20 @@ public final class KafkaConsumer {
     private let client: RdKafkaClient
     private let consumerQueue: OpaquePointer
     private let rebalance: RdKafkaRebalanceState
-    /// Messages taken in the current poll, before they are handed out; kept to reuse its space.
-    private var collected: [UnsafeMutablePointer<rd_kafka_message_t>] = []
-    /// A message that arrived in the same librdkafka call as a rebalance: it comes after the
-    /// rebalance, so it is handed out first by the next poll.
-    private var held: UnsafeMutablePointer<rd_kafka_message_t>?
+    /// Messages taken by the current poll, before they are handed out (nil where one was
+    /// dropped); allocated once and grown when a poll asks for more.
+    private var batch: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    private var batchCapacity = 1024
     private var closed = false
 
     /// Creates a consumer; `group.id` and `bootstrap.servers` are required in `configuration`.
     ///
     /// - Parameter commitOnRevoke: Commit the stored offsets synchronously when partitions are
     ///   revoked, before they go to another member (default true). Turn it off when offsets are
-    ///   committed through a producer's transaction instead.
+    ///   committed through a producer's transaction instead. A failed commit is reported in
+    ///   ``KafkaRebalance/commitError``.
+    /// - Important: The embedded broker refuses commits during a rebalance, so there the commit
+    ///   on revocation fails; commit after each batch as well when running against it.
     /// - Throws: ``KafkaError`` naming the configuration key that librdkafka refused.
     public init(
         configuration: KafkaConfiguration, commitOnRevoke: Bool = true,
@@ -52,12 +56,12 @@ public final class KafkaConsumer {
                 detail: "a consumer needs group.id")
         }
         consumerQueue = queue
-        collected.reserveCapacity(1024)
+        batch = .allocate(capacity: batchCapacity)
     }
 
     deinit {
         if !closed { _ = try? close() }
-        if let held { rd_kafka_message_destroy(held) }
+        batch.deallocate()
         rd_kafka_queue_destroy(consumerQueue)
     }
 
@@ -71,9 +75,27 @@ public final class KafkaConsumer {
     }
 
     /// Reads these partitions from these positions without group assignment.
+    ///
+    /// Blocks until the cluster has told where the partitions' leaders are (at most a few
+    /// seconds): librdkafka looks up logical positions (`beginning`, `end`) only once it knows
+    /// the leader, and otherwise retries after half a second.
     public func assign(_ partitions: [TopicPartitionOffset]) throws(KafkaError) {
+        for topic in Set(partitions.map(\.topic)) {
+            learnLeaders(of: topic, timeout: .seconds(5))
+        }
         let list = RdKafkaPartitionList(partitions)
         try KafkaError.check(rd_kafka_assign(client.handle, list.pointer), "assign")
+    }
+
+    /// Requests the topic's metadata so that the client knows its leaders; a failure only
+    /// means the assignment starts a little later, so it is not reported.
+    private func learnLeaders(of topic: String, timeout: Duration) {
+        guard let handle = rd_kafka_topic_new(client.handle, topic, nil) else { return }
+        defer { rd_kafka_topic_destroy(handle) }
+        var metadata: UnsafePointer<rd_kafka_metadata>?
+        let code = rd_kafka_metadata(
+            client.handle, 0, handle, &metadata, Int32(clamping: timeout.totalMilliseconds))
+        if code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata { rd_kafka_metadata_destroy(metadata) }
     }
 
     /// The partitions currently assigned to this member.
@@ -85,11 +107,13 @@ public final class KafkaConsumer {
     }
 
     /// Polls for up to `maxMessages` messages, waiting at most `timeout` for the first one,
-    /// and hands each to `body` as a borrowed view; returns the events that followed them.
+    /// and hands each to `body` as a borrowed view; returns the events of the same interval.
     ///
-    /// Every message given to `body` happened before every returned event: a poll stops
-    /// collecting at the first rebalance, partition end or error. Messages of partitions that a
-    /// rebalance revoked are dropped before `body` sees them (see ``KafkaRebalance``).
+    /// Messages of one partition come in offset order. When a rebalance happens during a poll,
+    /// the messages of the partitions it moved are not handed out: those of revoked partitions
+    /// go to their next owner from the committed offset, and assigned partitions are sought
+    /// back so that their messages come in the next poll, after the caller has seen the event
+    /// (see ``KafkaRebalance``).
     ///
     /// - Important: The views are valid only inside `body`.
     /// - Throws: ``KafkaError`` for a fatal error; the consumer cannot be used afterwards.
@@ -98,12 +122,13 @@ public final class KafkaConsumer {
     ) throws(KafkaError) -> [KafkaConsumerEvent] {
         var events: [KafkaConsumerEvent] = []
         try serveMainQueue(into: &events)
-        collect(maxMessages: maxMessages, timeout: events.isEmpty ? timeout : .zero, &events)
-        defer {
-            for message in collected { rd_kafka_message_destroy(message) }
-            collected.removeAll(keepingCapacity: true)
+        let count = collect(
+            maxMessages: max(1, maxMessages), timeout: events.isEmpty ? timeout : .zero, &events)
+        for index in 0..<count {
+            guard let message = batch[index] else { continue }
+            body(KafkaMessageView(message: message))
+            rd_kafka_message_destroy(message)
         }
-        for message in collected { body(KafkaMessageView(message: message)) }
         for event in events {
             if case .error(let error) = event, error.isFatal { throw error }
         }
@@ -121,67 +146,92 @@ public final class KafkaConsumer {
         return (messages, events)
     }
 
-    /// Takes messages into ``collected`` until the batch is full, nothing more is queued, or an
-    /// event happens.
+    /// Fills ``batch`` with up to `maxMessages` messages: waits up to `timeout` for the first,
+    /// then takes what is already queued, in one `rd_kafka_consume_batch_queue` call each (the
+    /// batch call alone would wait for a full batch). Error messages become events, and
+    /// messages that a rebalance made out of date are dropped.
+    ///
+    /// - Returns: the number of slots used in ``batch``.
     private func collect(
         maxMessages: Int, timeout: Duration, _ events: inout [KafkaConsumerEvent]
-    ) {
-        var wait = Int32(clamping: max(0, timeout.totalMilliseconds))
-        if let message = held {
-            held = nil
-            wait = 0
-            if !take(message, &events) { return }
+    ) -> Int {
+        if maxMessages > batchCapacity {
+            batch.deallocate()
+            batchCapacity = maxMessages
+            batch = .allocate(capacity: batchCapacity)
         }
-        while collected.count < maxMessages {
-            let message = rd_kafka_consumer_poll(client.handle, wait)
-            wait = 0
-            if !rebalance.pending.isEmpty {
-                takeRebalances(&events)
-                held = message
-                return
-            }
-            guard let message, take(message, &events) else { return }
+        var count = 0
+        if rd_kafka_queue_length(consumerQueue) == 0 {
+            let wait = Int32(clamping: max(0, timeout.totalMilliseconds))
+            count = max(0, rd_kafka_consume_batch_queue(consumerQueue, wait, batch, 1))
         }
+        if count < maxMessages {
+            count += max(
+                0,
+                rd_kafka_consume_batch_queue(consumerQueue, 0, batch + count, maxMessages - count))
+        }
+        var errors: [KafkaConsumerEvent] = []
+        for index in 0..<count {
+            guard let message = batch[index], message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR
+            else { continue }
+            errors.append(event(for: message))
+            rd_kafka_message_destroy(message)
+            batch[index] = nil
+        }
+        if !rebalance.pending.isEmpty { settleRebalances(count: count, &events) }
+        events += errors
+        return count
     }
 
-    /// Adds a message to the batch, or turns an error message into an event; false when the
-    /// batch must stop here.
-    private func take(
-        _ message: UnsafeMutablePointer<rd_kafka_message_t>, _ events: inout [KafkaConsumerEvent]
-    ) -> Bool {
+    /// The event for a message that carries an error instead of data.
+    private func event(for message: UnsafeMutablePointer<rd_kafka_message_t>)
+        -> KafkaConsumerEvent
+    {
         let code = message.pointee.err
-        if code == RD_KAFKA_RESP_ERR_NO_ERROR {
-            collected.append(message)
-            return true
-        }
-        defer { rd_kafka_message_destroy(message) }
         if code == RD_KAFKA_RESP_ERR__PARTITION_EOF {
             let view = KafkaMessageView(message: message)
-            events.append(.partitionEnd(view.topicPartition, offset: view.offset))
-        } else if code == RD_KAFKA_RESP_ERR__FATAL {
-            events.append(.error(KafkaError.fatal(client: client.handle, operation: "consume")))
-        } else {
-            let text = String(cString: rd_kafka_message_errstr(message))
-            events.append(.error(KafkaError(code, operation: "consume", detail: text)))
+            return .partitionEnd(view.topicPartition, offset: view.offset)
         }
-        return false
+        if code == RD_KAFKA_RESP_ERR__FATAL {
+            return .error(KafkaError.fatal(client: client.handle, operation: "consume"))
+        }
+        let text = String(cString: rd_kafka_message_errstr(message))
+        return .error(KafkaError(code, operation: "consume", detail: text))
     }
 
-    /// Moves recorded rebalance steps into `events` and drops collected messages of the
-    /// partitions they revoked.
-    private func takeRebalances(_ events: inout [KafkaConsumerEvent]) {
-        for step in rebalance.pending {
-            if step.kind != .assigned {
-                let revoked = Set(step.partitions)
-                collected.removeAll { message in
-                    let view = KafkaMessageView(message: message)
-                    guard revoked.contains(view.topicPartition) else { return false }
-                    rd_kafka_message_destroy(message)
-                    return true
-                }
-            }
-            events.append(.rebalance(step))
+    /// Moves the rebalance steps recorded during the last batch into `events`, and drops the
+    /// batch's messages of the partitions they moved: messages from before a revocation belong
+    /// to the next owner; messages from after an assignment must follow the event, so the
+    /// partitions still assigned are sought back to the first dropped offset.
+    private func settleRebalances(count: Int, _ events: inout [KafkaConsumerEvent]) {
+        let moved = Set(rebalance.pending.flatMap(\.partitions))
+        var firstDropped: [TopicPartition: Int64] = [:]
+        for index in 0..<count {
+            guard let message = batch[index] else { continue }
+            let view = KafkaMessageView(message: message)
+            let partition = view.topicPartition
+            guard moved.contains(partition) else { continue }
+            firstDropped[partition] = min(firstDropped[partition] ?? view.offset, view.offset)
+            rd_kafka_message_destroy(message)
+            batch[index] = nil
         }
+        let owned = Set((try? assignment()) ?? [])
+        let rewind = firstDropped.filter { owned.contains($0.key) }.map {
+            TopicPartitionOffset($0.key, offset: .exactly($0.value))
+        }
+        if !rewind.isEmpty {
+            do {
+                try seek(rewind, timeout: .zero)
+            } catch {
+                events.append(.error(error))
+            }
+        }
+        takeRebalances(&events)
+    }
+
+    /// Moves recorded rebalance steps into `events`.
+    private func takeRebalances(_ events: inout [KafkaConsumerEvent]) {
+        events += rebalance.pending.map { .rebalance($0) }
         rebalance.pending.removeAll()
     }
 

@@ -11,6 +11,13 @@ import Synchronization
 ///   are dropped. Spread large volumes over many partitions and keep consumers running. It
 ///   lives inside the process that created it and disappears with it. It is for development,
 ///   tests and demos, never production.
+/// - Important: librdkafka 2.0.2's mock differs from a real cluster where it matters to
+///   tests: it does not implement CreateTopics (use
+///   ``createTopic(_:partitions:replicationFactor:)``); it refuses offset commits while a
+///   group rebalances (`REBALANCE_IN_PROGRESS`), so a commit on revocation fails there; it
+///   accepts transactional offset commits without storing them; and it keeps no
+///   aborted-transaction index, so aborted messages that were already written are visible
+///   even to `read_committed` consumers.
 ///
 /// Thread: any. librdkafka's mock functions post their work to the cluster's own thread; a
 /// thread of ours routes the cluster's log lines into the logger until the broker is released.

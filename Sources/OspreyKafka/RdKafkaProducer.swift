@@ -21,9 +21,16 @@ import OspreyCore
 /// queue; flush and transactions block).
 public final class KafkaProducer {
     private let client: RdKafkaClient
-    private let onDelivery: (KafkaDeliveryReport) -> Void
+    private let onDelivery: ((KafkaDeliveryReport) -> Void)?
+    /// The last topic handle seen in a report and its name, so that a run of reports for one
+    /// topic creates its name once.
+    private var lastTopic: (handle: OpaquePointer?, name: String) = (nil, "")
     private let enqueueTimeout: Duration
     private var nextID: UInt64 = 1
+    /// Topic handles by name, created on first use and destroyed with the producer, so that a
+    /// send does not look the topic up by name inside librdkafka each time.
+    private var topicHandles: [String: OpaquePointer] = [:]
+    private var recentTopic: (name: String, handle: OpaquePointer)?
     /// A fatal error seen on the event queue; every later call throws it.
     private var fatalError: KafkaError?
 
@@ -38,12 +45,13 @@ public final class KafkaProducer {
     ///   - enqueueTimeout: How long ``send(topic:partition:key:value:headers:timestamp:)``
     ///     waits for room when librdkafka's local queue (`queue.buffering.max.messages`,
     ///     `queue.buffering.max.kbytes`) is full before it throws `queueFull`.
-    ///   - onDelivery: Receives every delivery report, on the thread that polls.
+    ///   - onDelivery: Receives every delivery report, on the thread that polls; when nil,
+    ///     reports are only counted (``deliveredCount``, ``failedCount``).
     /// - Throws: ``KafkaError`` naming the configuration key that librdkafka refused.
     public init(
         configuration: KafkaConfiguration, enqueueTimeout: Duration = .seconds(30),
         logger: Logger = Logger(label: "kafka"),
-        onDelivery: @escaping (KafkaDeliveryReport) -> Void = { _ in }
+        onDelivery: ((KafkaDeliveryReport) -> Void)? = nil
     ) throws(KafkaError) {
         let settings = configuration.withDefaults([
             "log_level": RdKafkaLog.librdkafkaLevel(for: LogSink.shared.minimumLevel)
@@ -54,6 +62,27 @@ public final class KafkaProducer {
             logger: logger)
         self.onDelivery = onDelivery
         self.enqueueTimeout = enqueueTimeout
+    }
+
+    deinit {
+        for handle in topicHandles.values { rd_kafka_topic_destroy(handle) }
+    }
+
+    /// The handle for `topic`, created on first use.
+    private func topicHandle(_ topic: String) throws(KafkaError) -> OpaquePointer {
+        // Runs of sends to one topic skip the dictionary: equal strings that share storage
+        // compare without hashing.
+        if let recent = recentTopic, recent.name == topic { return recent.handle }
+        if let handle = topicHandles[topic] {
+            recentTopic = (topic, handle)
+            return handle
+        }
+        guard let handle = rd_kafka_topic_new(client.handle, topic, nil) else {
+            throw KafkaError(rd_kafka_last_error(), operation: "produce to " + topic)
+        }
+        topicHandles[topic] = handle
+        recentTopic = (topic, handle)
+        return handle
     }
 
     /// Messages not yet reported: queued, in flight, or reported but not yet polled.
@@ -77,19 +106,20 @@ public final class KafkaProducer {
         let id = nextID
         nextID += 1
         var deadline: ContinuousClock.Instant?
+        let handle = try topicHandle(topic)
         while true {
-            let code = produce(
-                id: id, topic: topic, partition: partition, key: key, value: value,
-                headers: headers, timestamp: timestamp)
-            if code == RD_KAFKA_RESP_ERR_NO_ERROR { return id }
-            guard code == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
-                throw KafkaError(code, operation: "produce to " + topic)
-            }
+            guard
+                let failure = produce(
+                    id: id, topic: handle, partition: partition, key: key, value: value,
+                    headers: headers, timestamp: timestamp)
+            else { return id }
+            let error = KafkaError(taking: failure, operation: "produce to " + topic)
+            guard error.code == .queueFull else { throw error }
             // Back-pressure: serve delivery reports until there is room or time runs out.
             let now = ContinuousClock.now
             let limit = deadline ?? now + enqueueTimeout
             deadline = limit
-            guard now < limit else { throw KafkaError(code, operation: "produce to " + topic) }
+            guard now < limit else { throw error }
             try poll(timeout: min(.milliseconds(10), limit - now))
         }
     }
@@ -110,66 +140,62 @@ public final class KafkaProducer {
     }
 
     /// One `rd_kafka_produceva` call; `RD_KAFKA_MSG_F_COPY` makes librdkafka copy the bytes.
+    ///
+    /// - Returns: nil when the message was queued, else librdkafka's error, which the caller
+    ///   owns.
     private func produce(
-        id: UInt64, topic: String, partition: Int32?, key: UnsafeRawBufferPointer?,
+        id: UInt64, topic: OpaquePointer, partition: Int32?, key: UnsafeRawBufferPointer?,
         value: UnsafeRawBufferPointer?, headers: [KafkaHeader], timestamp: KafkaTimestamp?
-    ) -> rd_kafka_resp_err_t {
-        topic.withCString { topicName in
-            withHeaderNames(headers) { names in
-                withHeaderValues(headers) { values in
-                    // On the stack for the usual few headers: no allocation per message.
-                    withUnsafeTemporaryAllocation(
-                        of: rd_kafka_vu_t.self, capacity: 7 + headers.count
-                    ) { fields in
-                        var count = 0
-                        func add(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
-                            var field = rd_kafka_vu_t()
-                            field.vtype = type
-                            fill(&field)
-                            (fields.baseAddress! + count).initialize(to: field)
-                            count += 1
-                        }
-                        add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topicName }
-                        add(RD_KAFKA_VTYPE_PARTITION) {
-                            $0.u.i32 = partition ?? -1 /* RD_KAFKA_PARTITION_UA */
-                        }
-                        add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
-                        add(RD_KAFKA_VTYPE_OPAQUE) {
-                            $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(id))
-                        }
-                        if let key {
-                            add(RD_KAFKA_VTYPE_KEY) {
-                                $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress)
-                                $0.u.mem.size = key.count
-                            }
-                        }
-                        if let value {
-                            add(RD_KAFKA_VTYPE_VALUE) {
-                                $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
-                                $0.u.mem.size = value.count
-                            }
-                        }
-                        if let timestamp {
-                            add(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = timestamp.milliseconds }
-                        }
-                        for (index, header) in headers.enumerated() {
-                            add(RD_KAFKA_VTYPE_HEADER) {
-                                $0.u.header.name = names[index]
-                                // A NULL value with size 0 is a null header; -1 would mean
-                                // "NUL-terminated".
-                                $0.u.header.val =
-                                    header.value == nil ? nil : values[index].baseAddress
-                                $0.u.header.size = values[index].count
-                            }
-                        }
-                        defer { fields.baseAddress!.deinitialize(count: count) }
-                        guard
-                            let error = rd_kafka_produceva(client.handle, fields.baseAddress, count)
-                        else { return RD_KAFKA_RESP_ERR_NO_ERROR }
-                        let code = rd_kafka_error_code(error)
-                        rd_kafka_error_destroy(error)
-                        return code
+    ) -> OpaquePointer? {
+        withHeaderNames(headers) { names in
+            withHeaderValues(headers) { values in
+                // On the stack for the usual few headers: no allocation per message.
+                withUnsafeTemporaryAllocation(
+                    of: rd_kafka_vu_t.self, capacity: 7 + headers.count
+                ) { fields in
+                    var count = 0
+                    func add(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
+                        var field = rd_kafka_vu_t()
+                        field.vtype = type
+                        fill(&field)
+                        (fields.baseAddress! + count).initialize(to: field)
+                        count += 1
                     }
+                    add(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = topic }
+                    add(RD_KAFKA_VTYPE_PARTITION) {
+                        $0.u.i32 = partition ?? -1 /* RD_KAFKA_PARTITION_UA */
+                    }
+                    add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+                    add(RD_KAFKA_VTYPE_OPAQUE) {
+                        $0.u.ptr = UnsafeMutableRawPointer(bitPattern: UInt(id))
+                    }
+                    if let key {
+                        add(RD_KAFKA_VTYPE_KEY) {
+                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: key.baseAddress)
+                            $0.u.mem.size = key.count
+                        }
+                    }
+                    if let value {
+                        add(RD_KAFKA_VTYPE_VALUE) {
+                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+                            $0.u.mem.size = value.count
+                        }
+                    }
+                    if let timestamp {
+                        add(RD_KAFKA_VTYPE_TIMESTAMP) { $0.u.i64 = timestamp.milliseconds }
+                    }
+                    for (index, header) in headers.enumerated() {
+                        add(RD_KAFKA_VTYPE_HEADER) {
+                            $0.u.header.name = names[index]
+                            // A NULL value with size 0 is a null header; -1 would mean
+                            // "NUL-terminated".
+                            $0.u.header.val =
+                                header.value == nil ? nil : values[index].baseAddress
+                            $0.u.header.size = values[index].count
+                        }
+                    }
+                    defer { fields.baseAddress!.deinitialize(count: count) }
+                    return rd_kafka_produceva(client.handle, fields.baseAddress, count)
                 }
             }
         }
@@ -209,12 +235,17 @@ public final class KafkaProducer {
     private func report(deliveries event: OpaquePointer) {
         while let message = rd_kafka_event_message_next(event) {
             let code = message.pointee.err
-            let id = UInt64(UInt(bitPattern: message.pointee._private))
             let failed = code != RD_KAFKA_RESP_ERR_NO_ERROR
             if failed { failedCount += 1 } else { deliveredCount += 1 }
+            guard let onDelivery else { continue }
+            if lastTopic.handle != message.pointee.rkt {
+                lastTopic = (
+                    message.pointee.rkt, String(cString: rd_kafka_topic_name(message.pointee.rkt))
+                )
+            }
             onDelivery(
                 KafkaDeliveryReport(
-                    id: id, topic: String(cString: rd_kafka_topic_name(message.pointee.rkt)),
+                    id: UInt64(UInt(bitPattern: message.pointee._private)), topic: lastTopic.name,
                     partition: message.pointee.partition,
                     offset: failed || message.pointee.offset < 0 ? nil : message.pointee.offset,
                     error: failed
@@ -261,6 +292,9 @@ public final class KafkaProducer {
 
     /// Adds the consumer's positions to the transaction, so that they are committed with it
     /// (consume-process-produce exactly once). The offsets are the next ones to read.
+    ///
+    /// - Important: The embedded broker accepts these offsets without storing them; only a
+    ///   real cluster makes them the group's committed offsets.
     public func sendOffsetsToTransaction(
         _ offsets: [TopicPartitionOffset], consumer: KafkaConsumer, timeout: Duration
     ) throws(KafkaError) {

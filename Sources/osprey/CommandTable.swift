@@ -3,6 +3,7 @@
 /// Each command lives in a file of its own under `Commands/`.
 let commandTable: [any Command.Type] = [
     ServeCommand.self,
+    DemoCommand.self,
     BrokerCommand.self,
     SimulateCommand.self,
     ReplayCommand.self,
@@ -10,6 +11,7 @@ let commandTable: [any Command.Type] = [
     TrainCommand.self,
     EvalCommand.self,
     ScoreCommand.self,
+    BenchKafkaCommand.self,
     BenchFeaturesCommand.self,
     BenchScoreCommand.self,
     StatsCommand.self,

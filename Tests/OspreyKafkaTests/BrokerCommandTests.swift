@@ -61,4 +61,54 @@ struct BrokerCommandTests {
         let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("in-memory"))
     }
+
+    @Test(arguments: [["--topic", "no-count"], ["--topic", "t:0"], ["--brokers", "0"]])
+    func usageErrorsExitWith64(arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = TestEnvironment.ospreyBinary
+        process.arguments = ["broker"] + arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let message = String(
+            decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 64)
+        #expect(message.contains("osprey broker --help"))
+    }
+
+    @Test func helpIsWrittenInFullSentences() throws {
+        let process = Process()
+        process.executableURL = TestEnvironment.ospreyBinary
+        process.arguments = ["broker", "--help"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(
+            decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let expected = """
+            USAGE: osprey broker [--brokers N] [--topic NAME:PARTITIONS ...]
+
+            Runs the embedded development broker and prints its bootstrap servers.
+
+            The broker is librdkafka's mock cluster: it speaks the Kafka protocol on
+            127.0.0.1, so any Kafka client can use it, but it keeps data in memory only, at
+            most 5 MiB per partition, and loses everything when it stops. It is for
+            development and tests, never production. The bootstrap servers are printed as
+            one line on standard output; logs go to standard error. SIGINT or SIGTERM stops
+            it.
+
+            OPTIONS:
+              --brokers N              Starts N brokers. The default is 1.
+              --topic NAME:PARTITIONS  Creates a topic with this many partitions before the \
+            servers are printed. Repeatable.
+              --help                   Shows this help and exits.
+              --version                Shows the version and exits.
+
+            """
+        #expect(text == expected)
+    }
 }

@@ -34,4 +34,15 @@ import Testing
         #expect(!configuration.description.contains("hunter2"))
         #expect(configuration.description.contains("linger.ms=10"))
     }
+
+    @Test func embeddedServersAreReplacedByTheBrokersOwn() throws {
+        let configuration = KafkaConfiguration(["bootstrap.servers": " embedded ", "acks": "all"])
+        #expect(configuration.usesEmbeddedBroker)
+        #expect(!KafkaConfiguration(["bootstrap.servers": "kafka:9092"]).usesEmbeddedBroker)
+        let broker = try EmbeddedBroker()
+        let resolved = configuration.pointing(at: broker)
+        #expect(resolved["bootstrap.servers"] == broker.bootstrapServers)
+        #expect(resolved["acks"] == "all")
+        #expect(!resolved.usesEmbeddedBroker)
+    }
 }

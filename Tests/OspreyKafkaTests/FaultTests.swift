@@ -94,4 +94,43 @@ struct FaultTests {
         }
         #expect(reports.count == 3 && reports.allSatisfy(\.isDelivered))
     }
+
+    /// A full local queue makes `send` serve reports and wait instead of failing; when the
+    /// broker is down and room never comes, it throws `queueFull` after its timeout, and a
+    /// flush with a time budget throws `timedOut` saying how many messages are left.
+    @Test func backPressureAndFlushBudget() async throws {
+        let broker = try EmbeddedBroker()
+        let topic = TestEnvironment.uniqueName("pressure")
+        try broker.createTopic(topic, partitions: 2)
+        let outcome = try await onThread { () -> (Int, KafkaError?, KafkaError?) in
+            let producer = try KafkaProducer(
+                configuration: clientConfiguration(broker).merging(
+                    KafkaConfiguration([
+                        "queue.buffering.max.messages": "100", "message.timeout.ms": "10000",
+                    ])), enqueueTimeout: .milliseconds(300))
+            for index in 0..<5000 {
+                try producer.send(topic: topic, key: nil, value: Array("m\(index)".utf8))
+            }
+            try producer.flush(timeout: .seconds(20))
+            let delivered = producer.deliveredCount
+
+            try broker.setBrokerDown(1)
+            var queueFull: KafkaError?
+            do {
+                for index in 0..<1000 {
+                    try producer.send(topic: topic, key: nil, value: Array("d\(index)".utf8))
+                }
+            } catch let error as KafkaError { queueFull = error }
+            var flushTimeout: KafkaError?
+            do {
+                try producer.flush(timeout: .milliseconds(200))
+            } catch let error as KafkaError { flushTimeout = error }
+            try broker.setBrokerUp(1)
+            return (delivered, queueFull, flushTimeout)
+        }
+        #expect(outcome.0 == 5000)
+        #expect(outcome.1?.code == .queueFull)
+        #expect(outcome.2?.code == .timedOut)
+        #expect(outcome.2?.message.contains("100 messages still outstanding") == true)
+    }
 }

@@ -12,6 +12,8 @@ struct RebalanceTests {
         var processedBy: [String: Int] = [:]
         var rebalances: [String: [KafkaRebalance]] = [:]
         var commitFailures: [KafkaError] = []
+        /// Messages handed out for a partition the member did not own at that point.
+        var strayPartitions = 0
         var total: Int { processedBy.values.reduce(0, +) }
     }
 
@@ -30,11 +32,16 @@ struct RebalanceTests {
                 record.withLock { $0.rebalances[name, default: []].append(step) }
             }
         }
+        // The partitions this member owns according to the events it has seen so far: every
+        // message handed out must belong to one of them and not be revoked by the same poll.
+        var owned = Set<TopicPartition>()
         while !stop.value {
             var stored: [TopicPartition: TopicPartitionOffset] = [:]
+            var seen = Set<TopicPartition>()
             let events = try consumer.poll(maxMessages: 100, timeout: .milliseconds(50)) { view in
                 let partition = view.topicPartition
                 let offset = view.offset
+                seen.insert(partition)
                 record.withLock { record in
                     record.processed[partition, default: [:]][offset, default: 0] += 1
                     record.processedBy[name, default: 0] += 1
@@ -51,6 +58,19 @@ struct RebalanceTests {
                 } catch {
                     // Kept stored: the next batch's commit carries these offsets too.
                     record.withLock { $0.commitFailures.append(error) }
+                }
+            }
+            var revokedNow = Set<TopicPartition>()
+            for case .rebalance(let step) in events where step.kind != .assigned {
+                revokedNow.formUnion(step.partitions)
+            }
+            let strays = seen.filter { !owned.contains($0) || revokedNow.contains($0) }.count
+            if strays > 0 { record.withLock { $0.strayPartitions += strays } }
+            for case .rebalance(let step) in events {
+                if step.kind == .assigned {
+                    owned.formUnion(step.partitions)
+                } else {
+                    owned.subtract(step.partitions)
                 }
             }
             note(events)
@@ -124,6 +144,7 @@ struct RebalanceTests {
 
         let final = record.value
         #expect(final.total == 3 * perPhase)
+        #expect(final.strayPartitions == 0)
         let counts = final.processed.values.flatMap(\.values)
         #expect(counts.count == 3 * perPhase)
         let duplicated = final.processed.mapValues { $0.filter { $0.value > 1 }.count }
@@ -145,5 +166,63 @@ struct RebalanceTests {
             firstSteps.allSatisfy { $0.commitError == nil },
             "\(firstSteps.compactMap(\.commitError))")
         #expect(secondSteps.allSatisfy { $0.commitError == nil })
+    }
+
+    /// Messages keep flowing while the second member joins and leaves: nothing is lost (the
+    /// messages a rebalance cuts out of a batch come again), whatever the protocol.
+    @Test(arguments: ["range", "cooperative-sticky"])
+    func nothingIsLostWhileMessagesFlowThroughRebalances(strategy: String) async throws {
+        let broker = try EmbeddedBroker()
+        let topic = TestEnvironment.uniqueName("flowing")
+        let group = TestEnvironment.uniqueName("group")
+        try broker.createTopic(topic, partitions: 6)
+        let record = Shared(Record())
+        let stopProducer = Shared(false)
+        let stopFirst = Shared(false)
+        let stopSecond = Shared(false)
+        let producer = TestThread("producer") { () -> Int in
+            let producer = try KafkaProducer(configuration: clientConfiguration(broker))
+            var sent = 0
+            while !stopProducer.value {
+                for _ in 0..<50 {
+                    try producer.send(topic: topic, key: nil, value: Array("m\(sent)".utf8))
+                    sent += 1
+                }
+                // Serving reports paces the stream at a few thousand messages a second.
+                try producer.poll(timeout: .milliseconds(10))
+            }
+            try producer.flush(timeout: .seconds(20))
+            return producer.deliveredCount
+        }
+        let first = TestThread("first") {
+            try Self.member(
+                "first", broker: broker, group: group, topic: topic, strategy: strategy,
+                record: record, stop: stopFirst)
+        }
+        #expect(waitUntil(timeout: .seconds(30)) { record.value.total >= 1000 })
+        let second = TestThread("second") {
+            try Self.member(
+                "second", broker: broker, group: group, topic: topic, strategy: strategy,
+                record: record, stop: stopSecond)
+        }
+        #expect(waitUntil(timeout: .seconds(30)) { record.value.processedBy["second"] ?? 0 > 200 })
+        let firstSteps = record.value.rebalances["first"]?.count ?? 0
+        stopSecond.withLock { $0 = true }
+        try second.join()
+        #expect(
+            waitUntil(timeout: .seconds(30)) {
+                (record.value.rebalances["first"] ?? []).dropFirst(firstSteps).contains {
+                    $0.kind == .assigned && !$0.partitions.isEmpty
+                }
+            })
+        stopProducer.withLock { $0 = true }
+        let produced = try producer.join()
+        let distinct = { record.value.processed.values.reduce(0) { $0 + $1.count } }
+        #expect(waitUntil(timeout: .seconds(30)) { distinct() >= produced })
+        stopFirst.withLock { $0 = true }
+        try first.join()
+        #expect(distinct() == produced)
+        #expect(record.value.strayPartitions == 0)
+        #expect(record.value.rebalances["second"]?.contains { $0.kind == .revoked } == true)
     }
 }

@@ -11,11 +11,12 @@ struct BrokerCommand: Command {
         name: "broker",
         abstract: "Runs the embedded development broker and prints its bootstrap servers.",
         discussion: """
-            The broker is librdkafka's mock cluster: it speaks the Kafka protocol on \
-            127.0.0.1, so any Kafka client can use it, but it keeps data in memory only, at \
-            most 5 MiB per partition, and loses everything when it stops. It is for \
-            development and tests, never production. The bootstrap servers are printed as one \
-            line on standard output; logs go to standard error. SIGINT or SIGTERM stops it.
+            The broker is librdkafka's mock cluster: it speaks the Kafka protocol on
+            127.0.0.1, so any Kafka client can use it, but it keeps data in memory only, at
+            most 5 MiB per partition, and loses everything when it stops. It is for
+            development and tests, never production. The bootstrap servers are printed as
+            one line on standard output; logs go to standard error. SIGINT or SIGTERM stops
+            it.
             """,
         options: [
             OptionSpec("brokers", value: "N", help: "Starts N brokers. The default is 1."),
