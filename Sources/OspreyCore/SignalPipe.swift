@@ -37,6 +37,16 @@ public enum SignalPipe {
         }
     }
 
+    /// Waits at most `timeout` for the next signal; nil when none arrived.
+    ///
+    /// Thread: blocks the calling thread; never call it on Swift's cooperative pool.
+    public static func wait(timeout: Duration) -> Int32? {
+        var entry = pollfd(fd: signalPipeReadEnd, events: Int16(POLLIN), revents: 0)
+        let millis = Int32(clamping: max(0, timeout.totalMilliseconds))
+        guard poll(&entry, 1, millis) > 0 else { return nil }
+        return wait()
+    }
+
     /// Waits for the next signal and returns its number.
     ///
     /// Thread: blocks the calling thread; never call it on Swift's cooperative pool.

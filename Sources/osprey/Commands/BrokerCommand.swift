@@ -26,9 +26,8 @@ struct BrokerCommand: Command {
         ])
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        // Blocked before any thread starts, so that only `wait()` below takes them.
-        let signals = SignalSet([SIGINT, SIGTERM])
-        signals.blockInProcess()
+        // Forwarded to a pipe, whichever thread the kernel hands them to.
+        SignalPipe.install([SIGINT, SIGTERM])
 
         let brokers = try arguments.int("brokers", default: 1)
         guard brokers >= 1 else { throw UsageError("option '--brokers' must be at least 1") }
@@ -49,7 +48,7 @@ struct BrokerCommand: Command {
         print(broker.bootstrapServers)
         fflush(nil)  // nil: every output stream, stdout among them.
 
-        let signal = signals.wait()
+        let signal = SignalPipe.wait()
         logger.info(
             "stopping the development broker", [.signal: .string(SignalSet.name(of: signal))])
         return ExitCode.success

@@ -28,8 +28,7 @@ struct DemoCommand: Command {
         ])
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let signals = SignalSet([SIGINT, SIGTERM])
-        signals.blockInProcess()
+        SignalPipe.install([SIGINT, SIGTERM])
         let duration = try arguments.duration("duration", default: .seconds(20))
         let rate = try arguments.int("rate", default: 20_000)
         guard rate >= 1 else { throw UsageError("option '--rate' must be at least 1") }
@@ -52,7 +51,7 @@ struct DemoCommand: Command {
         var previous = (produced: 0, consumed: 0)
         let live = isatty(1) != 0
         while ContinuousClock.now - start < duration {
-            if let signal = signals.wait(timeout: .seconds(1)) {
+            if let signal = SignalPipe.wait(timeout: .seconds(1)) {
                 logger.info("stopping early", [.signal: .string(SignalSet.name(of: signal))])
                 break
             }
@@ -76,7 +75,7 @@ struct DemoCommand: Command {
         let drainDeadline = ContinuousClock.now + .seconds(10)
         while counters.consumed.load(ordering: .relaxed)
             < counters.produced.load(ordering: .relaxed),
-            ContinuousClock.now < drainDeadline, signals.wait(timeout: .milliseconds(50)) == nil
+            ContinuousClock.now < drainDeadline, SignalPipe.wait(timeout: .milliseconds(50)) == nil
         {}
         try consumer.stop()
 

@@ -31,8 +31,7 @@ enum StatsCommand: Command {
             print(StatsView.render(try scrape(url), previous: nil), terminator: "")
             return ExitCode.success
         }
-        let signals = SignalSet([SIGINT, SIGTERM])
-        signals.blockInProcess()
+        SignalPipe.install([SIGINT, SIGTERM])
         let terminal = isatty(1) == 1
         var previous: MetricsScrape?
         while true {
@@ -46,7 +45,7 @@ enum StatsCommand: Command {
             }
             print(terminal ? "\u{1B}[H\u{1B}[2J" + view : view, terminator: "")
             fflush(nil)
-            if signals.wait(timeout: interval) != nil { return ExitCode.success }
+            if SignalPipe.wait(timeout: interval) != nil { return ExitCode.success }
         }
     }
 
