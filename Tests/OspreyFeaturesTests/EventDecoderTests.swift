@@ -44,8 +44,15 @@ import Testing
             #"{"type":"label","event_id":"o-1","user_id":"u-1","ts":"2026-12-10T00:00:00+01:00","#
                 + #""label":"fraud","fraud_type":"stolen_card"}"#
         ).get()
-        #expect(label.kind == .label && label.labelFraud)
+        #expect(label.kind == .label && label.labelFraud && !label.judgesBehaviour)
         #expect(label.timestampMs == 1_796_857_200_000)
+        for (verdict, isBot) in [("bot", true), ("human", false)] {
+            let behaviour = try decode(
+                #"{"type":"label","event_id":"c-1","user_id":"u-1","ts":1796320336123,"#
+                    + #""label":"\#(verdict)"}"#
+            ).get()
+            #expect(behaviour.judgesBehaviour && behaviour.labelFraud == isBot)
+        }
         let byOrderID = try decode(
             #"{"type":"order","order_id":"x","user_id":"u","ts":1796320336123,"amount":3}"#
         ).get()

@@ -33,6 +33,7 @@ public final class DaemonMetrics: Sendable {
     public let prequentialAveragePrecision: Family<Gauge>
     public let labelsApplied: Family<Counter>
     public let labelsUnmatched: Family<Counter>
+    public let behaviourLabels: Family<Counter>
     public let lateEvents: Family<Counter>
     public let producerFailures: Family<Counter>
     public let ready: Family<Gauge>
@@ -106,6 +107,8 @@ public final class DaemonMetrics: Sendable {
         labelsUnmatched = registry.counter(
             "osprey_labels_unmatched_total",
             help: "Labels whose event is unknown, already labelled, or too old.")
+        behaviourLabels = registry.counter(
+            "osprey_behaviour_labels_total", help: "Bot or human labels of clicks received.")
         lateEvents = registry.counter(
             "osprey_late_events_total", help: "Events later than the allowed lateness.")
         producerFailures = registry.counter(

@@ -32,7 +32,10 @@ extension Pipeline {
             return
         }
         if event.kind == .label {
-            if state.store.apply(label: event) {
+            if event.judgesBehaviour {
+                // For the bot head's online learning; nothing in the features uses it.
+                metrics.behaviourLabels.labels().increment()
+            } else if state.store.apply(label: event) {
                 metrics.labelsApplied.labels().increment()
             } else {
                 metrics.labelsUnmatched.labels().increment()

@@ -25,8 +25,11 @@ public struct DecodedEvent: Sendable {
     /// Hashes of `country` and `category`, 0 when absent.
     public var countryHash: UInt64
     public var categoryHash: UInt64
-    /// For labels: whether the judged event was fraud.
+    /// For labels: whether the judged event was fraud (or, for a behaviour label, a bot).
     public var labelFraud: Bool
+    /// For labels: true for `bot`/`human`, which judge a click's session rather than an
+    /// order; the feature store leaves them to the bot head.
+    public var judgesBehaviour = false
 
     public init(
         kind: DecodedKind, timestampMs: Int64, amountCents: Int32 = 0, eventHash: UInt64,

@@ -4,7 +4,7 @@ import CSimdjsonBridge
 ///
 /// Required: `type` (`click`, `order` or `label`), `event_id` (orders may use `order_id`),
 /// `user_id` (1 to 128 bytes), `ts` (RFC 3339 or epoch milliseconds); orders also `amount`;
-/// labels also `label` (`fraud` or `legit`). Optional fields, when present and not null, must
+/// labels also `label` (`fraud` or `legit` for an order, `bot` or `human` for a click). Optional fields, when present and not null, must
 /// have their documented type. Unknown fields are ignored but must be valid JSON.
 ///
 /// After a successful ``decode(_:)``, ``text(of:)`` gives the message's string fields until
@@ -58,7 +58,7 @@ public final class EventDecoder {
 
         switch kind {
         case .label:
-            event.labelFraud = try labelValue()
+            (event.labelFraud, event.judgesBehaviour) = try labelValue()
         case .order:
             guard let amount = try fields.number(Key.amount.rawValue, name: "amount") else {
                 throw DecodeError(.missingField, field: "amount", "orders need an amount")
@@ -93,13 +93,17 @@ public final class EventDecoder {
         throw DecodeError(.unknownType, field: "type", "expected click, order or label")
     }
 
-    private func labelValue() throws(DecodeError) -> Bool {
+    /// The label's verdict and whether it judges behaviour (`bot`, `human`) rather than an
+    /// order (`fraud`, `legit`).
+    private func labelValue() throws(DecodeError) -> (positive: Bool, behaviour: Bool) {
         guard let label = try fields.optionalString(Key.label.rawValue, name: "label") else {
             throw DecodeError(.missingField, field: "label", "labels need fraud or legit")
         }
-        if equals(label, "fraud") { return true }
-        if equals(label, "legit") { return false }
-        throw DecodeError(.outOfRange, field: "label", "expected fraud or legit")
+        if equals(label, "fraud") { return (true, false) }
+        if equals(label, "legit") { return (false, false) }
+        if equals(label, "bot") { return (true, true) }
+        if equals(label, "human") { return (false, true) }
+        throw DecodeError(.outOfRange, field: "label", "expected fraud, legit, bot or human")
     }
 
     /// Optional fields that the features do not use must still have their documented types.

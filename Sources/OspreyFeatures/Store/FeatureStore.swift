@@ -207,6 +207,8 @@ public final class FeatureStore {
     ///   counted as unmatched.
     @discardableResult
     public func apply(label: DecodedEvent) -> Bool {
+        // A bot or human label judges a click; no feature here depends on it.
+        guard !label.judgesBehaviour else { return false }
         guard let order = pending.removeValue(forKey: label.eventHash) else {
             statistics.labelsUnmatched += 1
             return false
