@@ -131,6 +131,7 @@ struct ServeEndToEndTests {
             "junk\t{\"type\":\"click\",\"event_id\":\"b5\",\"user_id\":\"u\",\"ts\":\"2026-01-05T00:10:00Z\",\"pad\":\""
                 + String(repeating: "x", count: 70_000) + "\"}",
             "junk\t\u{1}\u{2}\u{7f}binary\u{fe}",
+            "junk\t[1, 2, 3]",
         ]
         input.insert(contentsOf: bad, at: input.count / 2)
         _ = try Self.kcat(
