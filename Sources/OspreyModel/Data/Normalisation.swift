@@ -6,22 +6,27 @@
 /// rows and whose skewness exceeds ``skewnessLimit`` is compressed with `log1p` first, so that
 /// a few huge values neither dominate the scale nor saturate the network. A feature with zero
 /// variance gets scale 1. A non-finite input becomes 0 after standardisation (the training
-/// mean), so one bad value cannot poison a batch.
+/// mean), so one bad value cannot poison a batch. A feature left out of the model
+/// (`model.features`) is always 0, so the network cannot use it.
 public struct Normalisation: Sendable, Equatable {
     public var mean: [Float]
     public var scale: [Float]
     /// Whether each feature is compressed with `log1p` before standardising.
     public var compressed: [Bool]
+    /// Whether the model uses each feature; an unused one is set to 0.
+    public var used: [Bool]
 
     /// The skewness above which a non-negative feature is compressed.
     public static let skewnessLimit = 2.0
 
-    public init(mean: [Float], scale: [Float], compressed: [Bool]? = nil) {
+    public init(mean: [Float], scale: [Float], compressed: [Bool]? = nil, used: [Bool]? = nil) {
         precondition(mean.count == scale.count, "mean and scale differ in length")
         self.mean = mean
         self.scale = scale
         self.compressed = compressed ?? [Bool](repeating: false, count: mean.count)
+        self.used = used ?? [Bool](repeating: true, count: mean.count)
         precondition(self.compressed.count == mean.count, "compressed flags differ in length")
+        precondition(self.used.count == mean.count, "used flags differ in length")
     }
 
     /// The identity for `width` features.
@@ -80,7 +85,7 @@ public struct Normalisation: Sendable, Equatable {
     }
 
     /// Fits the compression flags, means and scales to `dataset`'s rows (in `Double`).
-    public static func fit(_ dataset: Dataset) -> Normalisation {
+    public static func fit(_ dataset: Dataset, used: [Bool]? = nil) -> Normalisation {
         let width = dataset.width
         guard dataset.count > 0 else { return identity(width: width) }
         let raw = moments(dataset, compressed: [Bool](repeating: false, count: width))
@@ -90,7 +95,7 @@ public struct Normalisation: Sendable, Equatable {
         let final = moments(dataset, compressed: compressed)
         let scale = final.deviation.map { $0 > 1e-12 ? Float($0) : 1 }
         return Normalisation(
-            mean: final.mean.map { Float($0) }, scale: scale, compressed: compressed)
+            mean: final.mean.map { Float($0) }, scale: scale, compressed: compressed, used: used)
     }
 
     /// Standardises `rows` rows from `source` into `target` (both `[rows, width]`).
@@ -101,14 +106,16 @@ public struct Normalisation: Sendable, Equatable {
         mean.withUnsafeBufferPointer { mean in
             scale.withUnsafeBufferPointer { scale in
                 compressed.withUnsafeBufferPointer { compressed in
-                    for row in 0..<rows {
-                        let input = source + row * width
-                        let output = target + row * width
-                        for column in 0..<width {
-                            var value = input[column]
-                            if compressed[column] { value = Float.log1p(max(value, 0)) }
-                            value = (value - mean[column]) / scale[column]
-                            output[column] = value.isFinite ? value : 0
+                    used.withUnsafeBufferPointer { used in
+                        for row in 0..<rows {
+                            let input = source + row * width
+                            let output = target + row * width
+                            for column in 0..<width {
+                                var value = input[column]
+                                if compressed[column] { value = Float.log1p(max(value, 0)) }
+                                value = (value - mean[column]) / scale[column]
+                                output[column] = value.isFinite && used[column] ? value : 0
+                            }
                         }
                     }
                 }

@@ -10,7 +10,8 @@ import OspreyFeatures
 /// Tensors: every network parameter under its own name (`bottom.0.weight`, `expert.2.1.bias`,
 /// `gate.fraud.weight`, `head.fraud.1.weight`, `fraud.bottom.0.weight` in single-task
 /// models), `normalisation.mean`, `normalisation.scale` and `normalisation.log1p` (1 where a feature is
-/// compressed with `log1p` before standardising), and `task.log_variance` under
+/// compressed with `log1p` before standardising), `normalisation.used` (0 for a feature the model
+/// leaves out), and `task.log_variance` under
 /// uncertainty weighting. Metadata (all strings; JSON where structured):
 ///
 /// | key | value |
@@ -48,6 +49,10 @@ extension Model {
             .init(
                 name: "normalisation.log1p", shape: [width],
                 values: normalisation.compressed.map { $0 ? 1 : 0 }))
+        tensors.append(
+            .init(
+                name: "normalisation.used", shape: [width],
+                values: normalisation.used.map { $0 ? 1 : 0 }))
         if let logVariance {
             tensors.append(
                 .init(name: "task.log_variance", shape: [logVariance.count], values: logVariance))
@@ -114,6 +119,7 @@ extension Model {
             "normalisation": JSONText.object([
                 ("mean", numbers(normalisation.mean)), ("scale", numbers(normalisation.scale)),
                 ("log1p", JSONText.array(normalisation.compressed.map { $0 ? "true" : "false" })),
+                ("used", JSONText.array(normalisation.used.map { $0 ? "true" : "false" })),
             ]),
             "calibration": calibrationText,
             "thresholds": JSONText.object(
@@ -230,7 +236,8 @@ extension Model {
         let normalisation = Normalisation(
             mean: try vector("normalisation.mean", schema.count),
             scale: try vector("normalisation.scale", schema.count),
-            compressed: try vector("normalisation.log1p", schema.count).map { $0 != 0 })
+            compressed: try vector("normalisation.log1p", schema.count).map { $0 != 0 },
+            used: try vector("normalisation.used", schema.count).map { $0 != 0 })
         let model = Model(
             network: network, shape: shape, schema: schema, normalisation: normalisation,
             version: meta["version"] ?? "", parentVersion: meta["parent_version"] ?? "",

@@ -15,6 +15,7 @@
 ///     dz[r, e]      = g[r, e] * (dg[r, e] - sum_j g[r, j] dg[r, j])   // softmax Jacobian
 public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
     public let heads: [HeadSpec]
+    public let dropout: Dropout?
     public let experts: [Tower<T>]
     public let gates: [Dense<T>]
     public let towers: [Tower<T>]
@@ -25,14 +26,16 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
     private let dExperts: [Workspace<T>]
 
     public init(
-        inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom
+        inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom,
+        dropout: Dropout? = nil
     ) {
         precondition(shape.experts >= 1, "MMoE needs at least one expert")
         self.heads = heads
+        self.dropout = dropout
         experts = (0..<shape.experts).map { index in
             Tower(
                 name: "expert.\(index)", widths: [inputs] + shape.hidden, reluOnOutput: true,
-                random: &random)
+                random: &random, dropout: dropout)
         }
         let width = experts[0].outputWidth
         gates = heads.map { head in
@@ -45,7 +48,7 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         towers = heads.map { head in
             Tower(
                 name: "head.\(head.name)", widths: [width] + shape.tower + [head.width],
-                reluOnOutput: false, random: &random)
+                reluOnOutput: false, random: &random, dropout: dropout)
         }
         gateValues = heads.map { _ in Workspace(columns: shape.experts) }
         mixed = heads.map { _ in Workspace(columns: width) }

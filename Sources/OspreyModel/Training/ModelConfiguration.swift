@@ -11,8 +11,10 @@ import OspreyCore
 /// | `model.hidden` | `64,32` | hidden widths of the bottom, of each expert, of each single-task bottom |
 /// | `model.tower` | `16` | hidden widths of each head's tower (`none` for no hidden layer) |
 /// | `model.experts` | `4` | MMoE experts |
+/// | `model.dropout` | `0` | dropout rate on hidden units while training |
 /// | `model.calibration` | `platt` | sigmoid heads: `platt`, `temperature` or `none` (softmax heads use temperature unless `none`) |
 /// | `model.threshold.HEAD` | `0.5` | alert threshold recorded in the model file for a sigmoid head |
+/// | `model.features` | `all` | comma list of the feature names the model uses; `name*` is a prefix |
 /// | `model.interest_classes` | `20` | the most frequent next-click categories kept; the rest is `other` |
 /// | `model.purchase_horizon` | `1h` | a click's `purchase` label is 1 when the user orders within this time |
 /// | `training.optimizer` | `adamw` | `adam` (L2 in the gradient) or `adamw` (decoupled decay) |
@@ -42,6 +44,8 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var shape = NetworkShape()
     public var calibration: Calibration = .platt
     public var thresholds: [String: Double] = [:]
+    /// The features the model uses: names, or prefixes ending in `*`; nil = all.
+    public var features: [String]? = nil
     public var interestClasses = 20
     public var purchaseHorizonMs: Int64 = 3_600_000
 
@@ -117,11 +121,17 @@ public struct ModelConfiguration: Sendable, Equatable {
             case "model.hidden": shape.hidden = try widths(allowEmpty: false)
             case "model.tower": shape.tower = try widths(allowEmpty: true)
             case "model.experts": shape.experts = try integer(1...64)
+            case "model.dropout": shape.dropout = try number(0...0.9)
             case "model.calibration":
                 guard let value = Calibration(rawValue: text) else {
                     throw fail("expected platt, temperature or none")
                 }
                 calibration = value
+            case "model.features":
+                let names = text.split(separator: ",").map { String($0.trimmingWhitespace()) }
+                    .filter { !$0.isEmpty }
+                guard !names.isEmpty else { throw fail("expected feature names or prefixes*") }
+                features = names == ["all"] ? nil : names
             case "model.interest_classes": interestClasses = try integer(2...10_000)
             case "model.purchase_horizon":
                 guard let duration = DurationText.parse(text)?.totalMilliseconds, duration > 0
@@ -187,5 +197,28 @@ extension ModelConfiguration {
             if case .file(_, let line) = entry.origin { lines[entry.key] = line }
         }
         try self.init(values, lines: lines)
+    }
+}
+
+extension ModelConfiguration {
+    /// Which of `schema`'s features the configuration selects.
+    ///
+    /// - Throws: ``ModelError/configuration(_:)`` for a pattern that matches no feature.
+    public func usedFeatures(_ names: [String]) throws(ModelError) -> [Bool] {
+        guard let patterns = features else { return names.map { _ in true } }
+        var used = names.map { _ in false }
+        for pattern in patterns {
+            let prefix = pattern.hasSuffix("*") ? String(pattern.dropLast()) : nil
+            var matched = false
+            for (index, name) in names.enumerated()
+            where prefix.map({ name.hasPrefix($0) }) ?? (name == pattern) {
+                used[index] = true
+                matched = true
+            }
+            guard matched else {
+                throw .configuration("model.features: '\(pattern)' matches no feature")
+            }
+        }
+        return used
     }
 }

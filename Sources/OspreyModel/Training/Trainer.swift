@@ -72,12 +72,14 @@ public final class Trainer {
             var total = 0.0
             var steps = 0
             var start = 0
+            network.dropout?.active = true
             while start < order.count {
                 let end = min(order.count, start + configuration.batchSize)
                 total += step(training, rows: order[start..<end])
                 steps += 1
                 start = end
             }
+            network.dropout?.active = false
             let trainingLoss = total / Double(max(1, steps))
             let validationLoss = validation.map { self.validationLoss($0) } ?? trainingLoss
             let summary = EpochSummary(

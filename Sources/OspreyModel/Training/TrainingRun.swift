@@ -31,7 +31,8 @@ public enum TrainingRun {
         let trainingRows = Array(order.dropFirst(held)).sorted()
         var training = dataset.subset(trainingRows)
         var validation = dataset.subset(validationRows)
-        let normalisation = Normalisation.fit(training)
+        let used = try configuration.usedFeatures(schema.names)
+        let normalisation = Normalisation.fit(training, used: used)
         standardise(&training, normalisation)
         standardise(&validation, normalisation)
 
