@@ -1,6 +1,6 @@
 /// Per-feature standardisation fitted on the training rows:
 ///
-///     x' = (t(x) - mean) / scale,   t(x) = log(1 + max(x, 0)) for a compressed feature, else x
+///     x' = (t(x) - mean) * (1 / scale),   t(x) = log1p(max(x, 0)) if compressed, else x
 ///
 /// Counts, amounts and ages are heavy-tailed; a feature that is never negative on the training
 /// rows and whose skewness exceeds ``skewnessLimit`` is compressed with `log1p` first, so that
@@ -103,20 +103,22 @@ public struct Normalisation: Sendable, Equatable {
         _ source: UnsafePointer<Float>, rows: Int, into target: UnsafeMutablePointer<Float>
     ) {
         let width = mean.count
-        mean.withUnsafeBufferPointer { mean in
-            scale.withUnsafeBufferPointer { scale in
-                compressed.withUnsafeBufferPointer { compressed in
-                    used.withUnsafeBufferPointer { used in
-                        for row in 0..<rows {
-                            let input = source + row * width
-                            let output = target + row * width
-                            for column in 0..<width {
-                                var value = input[column]
-                                if compressed[column] { value = Float.log1p(max(value, 0)) }
-                                value = (value - mean[column]) / scale[column]
-                                output[column] = value.isFinite && used[column] ? value : 0
-                            }
-                        }
+        // Per column: 1 / scale, or 0 for an unused feature (the same for training and
+        // scoring, so a model sees exactly what it was trained on).
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { factor in
+            for column in 0..<width { factor[column] = used[column] ? 1 / scale[column] : 0 }
+            let compressedColumns = (0..<width).filter { compressed[$0] }
+            mean.withUnsafeBufferPointer { mean in
+                for row in 0..<rows {
+                    let input = source + row * width
+                    let output = target + row * width
+                    if input != UnsafePointer(output) { output.update(from: input, count: width) }
+                    for column in compressedColumns {
+                        output[column] = Float.log1p(max(output[column], 0))
+                    }
+                    for column in 0..<width {
+                        let value = (output[column] - mean[column]) * factor[column]
+                        output[column] = value.isFinite ? value : 0
                     }
                 }
             }
