@@ -9,7 +9,9 @@
 # Usage: scripts/model-quality.sh [DATA_FILE] [CONFIG_FILE]
 #   DATA_FILE defaults to ../shared/data/handbook/transactions-dev.jsonl.gz, CONFIG_FILE to
 #   none (the built-in defaults). Set SEEDS="1 2" for a quicker run, OSPREY for the binary
-#   (default .build/release/osprey; build it with 'swift build -c release --product osprey').
+#   (default .build/release/osprey; build it with 'swift build -c release --product osprey'),
+#   TRAIN_FROM=2018-06-01 to train on more history than the book's week (the test set and
+#   its exclusion of known cards stay the book's).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +19,7 @@ data=${1:-$root/../shared/data/handbook/transactions-dev.jsonl.gz}
 config=${2:-}
 osprey=${OSPREY:-$root/.build/release/osprey}
 seeds=${SEEDS:-1 2 3 4 5}
+train_from=${TRAIN_FROM:-2018-07-25}
 work=$(mktemp -d "${TMPDIR:-/tmp}/osprey-quality.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -37,7 +40,7 @@ for architecture in shared_bottom mmoe single_task; do
         : > "$work/values"
         for seed in $seeds; do
             model="$work/$architecture-$heads-$seed.safetensors"
-            "$osprey" train --input "$data" --format handbook --from 2018-07-25 --to 2018-07-31 \
+            "$osprey" train --input "$data" --format handbook --from "$train_from" --to 2018-07-31 \
                 --architecture "$architecture" --heads "$heads" --seed "$seed" \
                 "${config_args[@]}" --out "$model" --quiet > /dev/null
             "$osprey" eval --model "$model" --input "$data" --format handbook \

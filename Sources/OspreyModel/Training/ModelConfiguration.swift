@@ -19,7 +19,7 @@ import OspreyCore
 /// | `model.purchase_horizon` | `1h` | a click's `purchase` label is 1 when the user orders within this time |
 /// | `training.optimizer` | `adamw` | `adam` (L2 in the gradient) or `adamw` (decoupled decay) |
 /// | `training.learning_rate` | `0.001` | Adam step size |
-/// | `training.weight_decay` | `0.0001` | L2 (adam) or decoupled decay (adamw) |
+/// | `training.weight_decay` | `0.01` | L2 (adam) or decoupled decay (adamw) |
 /// | `training.epochs` | `20` | passes over the training rows (the best epoch on validation is kept) |
 /// | `training.patience` | `4` | epochs without validation improvement before stopping |
 /// | `training.batch_size` | `256` | rows per step |
@@ -51,7 +51,7 @@ public struct ModelConfiguration: Sendable, Equatable {
 
     public var optimizer: AdamOptimizer<Float>.Variant = .adamw
     public var learningRate = 0.001
-    public var weightDecay = 0.0001
+    public var weightDecay = 0.01
     public var epochs = 20
     public var patience = 4
     public var batchSize = 256

@@ -42,10 +42,10 @@ struct ScoreCommand: Command {
         let format = try ModelCommandSupport.format(arguments)
         let first =
             arguments.value("from") == nil
-            ? Int64.min / 4 : try ModelCommandSupport.day(arguments, "from")
+            ? -1_000_000 : try ModelCommandSupport.day(arguments, "from")
         let last =
             arguments.value("to") == nil
-            ? Int64.max / (4 * DayRange.dayMs) : try ModelCommandSupport.day(arguments, "to")
+            ? 1_000_000 : try ModelCommandSupport.day(arguments, "to")
         guard first <= last else { throw UsageError("--from must not be after --to") }
         let range = DayRange(first: first, last: last)
         var features = FeatureConfiguration()
