@@ -31,11 +31,14 @@ import Testing
 
     /// A small events file: three orders of two users on one day.
     static func eventsFile(in directory: URL) throws -> String {
-        let lines = [
-            #"{"type":"order","event_id":"o1","user_id":"u1","ts":"2026-12-03T10:00:00Z","amount":12.5}"#,
-            #"{"type":"order","event_id":"o2","user_id":"u2","ts":"2026-12-03T10:05:00Z","amount":700}"#,
-            #"{"type":"order","event_id":"o3","user_id":"u1","ts":"2026-12-03T11:00:00Z","amount":13}"#,
+        let orders: [(id: String, user: String, time: String, amount: String)] = [
+            ("o1", "u1", "10:00:00", "12.5"), ("o2", "u2", "10:05:00", "700"),
+            ("o3", "u1", "11:00:00", "13"),
         ]
+        let lines = orders.map { order in
+            #"{"type":"order","event_id":"\#(order.id)","user_id":"\#(order.user)","#
+                + #""ts":"2026-12-03T\#(order.time)Z","amount":\#(order.amount)}"#
+        }
         let path = directory.appendingPathComponent("events.jsonl").path
         try (lines.joined(separator: "\n") + "\n").write(
             toFile: path, atomically: true, encoding: .utf8)

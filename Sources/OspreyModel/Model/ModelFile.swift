@@ -9,9 +9,9 @@ import OspreyFeatures
 ///
 /// Tensors: every network parameter under its own name (`bottom.0.weight`, `expert.2.1.bias`,
 /// `gate.fraud.weight`, `head.fraud.1.weight`, `fraud.bottom.0.weight` in single-task
-/// models), `normalisation.mean`, `normalisation.scale` and `normalisation.log1p` (1 where a feature is
-/// compressed with `log1p` before standardising), `normalisation.used` (0 for a feature the model
-/// leaves out), and `task.log_variance` under
+/// models), `normalisation.mean`, `normalisation.scale` and `normalisation.log1p` (1 where a
+/// feature is compressed with `log1p` before standardising), `normalisation.used` (0 for a
+/// feature the model leaves out), and `task.log_variance` under
 /// uncertainty weighting. Metadata (all strings; JSON where structured):
 ///
 /// | key | value |
@@ -21,10 +21,10 @@ import OspreyFeatures
 /// | `version`, `parent_version` | the model's version and the one it was derived from |
 /// | `created_at` | RFC 3339 |
 /// | `architecture` | `mmoe`, `shared_bottom` or `single_task` |
-/// | `heads` | `[{"name": "fraud", "kind": "sigmoid"}, {"name": ..., "kind": "softmax", "classes": [...]}]` |
+/// | `heads` | `[{"name": "fraud", "kind": "sigmoid"}, {..., "kind": "softmax", "classes": []}]` |
 /// | `shape` | `{"hidden": [...], "tower": [...], "experts": n}` |
 /// | `feature_schema_hash`, `feature_schema_names`, `feature_schema_revision` | the schema |
-/// | `normalisation` | `{"mean": [...], "scale": [...], "log1p": [...]}` (the tensors are authoritative) |
+/// | `normalisation` | `mean`, `scale`, `log1p`, `used` arrays (the tensors are authoritative) |
 /// | `calibration` | per head `{"method": "platt", "a": .., "b": ..}` or `temperature`/`identity` |
 /// | `thresholds` | per sigmoid head |
 /// | `metrics` | per head, the metrics it was promoted with |
@@ -222,7 +222,8 @@ extension Model {
             }
             guard tensor.shape == parameter.shape else {
                 throw corrupt(
-                    "tensor '\(parameter.name)' has shape \(tensor.shape), expected \(parameter.shape)"
+                    "tensor '\(parameter.name)' has shape \(tensor.shape), expected "
+                        + "\(parameter.shape)"
                 )
             }
             parameter.assign(tensor.values)

@@ -1,9 +1,9 @@
 /// A network that maps a batch of feature vectors to logits for several heads.
 ///
 /// Shapes: `x: [rows, inputWidth]`; head `h`'s logits `[rows, heads[h].width]`. The logits
-/// of the last ``forward(x:rows:)`` stay valid until the next forward. ``backward(x:rows:dLogits:)``
-/// must follow the forward on the same `x`; a head whose entry in `dLogits` is nil
-/// contributes nothing (its examples carried no label).
+/// of the last ``forward(x:rows:)`` stay valid until the next forward.
+/// ``backward(x:rows:dLogits:)`` must follow the forward on the same `x`; a head whose entry
+/// in `dLogits` is nil contributes nothing (its examples carried no label).
 ///
 /// Thread: a network is used by one thread at a time.
 public protocol MultiTaskNetwork<Scalar>: AnyObject {

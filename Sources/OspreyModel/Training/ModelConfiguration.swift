@@ -2,35 +2,43 @@ import OspreyCore
 
 /// The model's and the offline trainer's settings, from `model.*` and `training.*` keys.
 ///
-/// Every key, with its default:
+/// Every key, with its default in brackets:
 ///
-/// | key | default | meaning |
-/// | --- | --- | --- |
-/// | `model.architecture` | `mmoe` | `mmoe`, `shared_bottom` or `single_task` |
-/// | `model.heads` | the heads the data labels | comma list of `fraud`, `fraud_type`, `bot`, `purchase`, `interest` |
-/// | `model.hidden` | `64,32` | hidden widths of the bottom, of each expert, of each single-task bottom |
-/// | `model.tower` | `16` | hidden widths of each head's tower (`none` for no hidden layer) |
-/// | `model.experts` | `4` | MMoE experts |
-/// | `model.dropout` | `0` | dropout rate on hidden units while training |
-/// | `model.calibration` | `platt` | sigmoid heads: `platt`, `temperature` or `none` (softmax heads use temperature unless `none`) |
-/// | `model.threshold.HEAD` | `0.5` | alert threshold recorded in the model file for a sigmoid head |
-/// | `model.features` | `all` | comma list of the feature names the model uses; `name*` is a prefix |
-/// | `model.interest_classes` | `20` | the most frequent next-click categories kept; the rest is `other` |
-/// | `model.purchase_horizon` | `1h` | a click's `purchase` label is 1 when the user orders within this time |
-/// | `training.optimizer` | `adamw` | `adam` (L2 in the gradient) or `adamw` (decoupled decay) |
-/// | `training.learning_rate` | `0.001` | Adam step size |
-/// | `training.weight_decay` | `0.01` | L2 (adam) or decoupled decay (adamw) |
-/// | `training.epochs` | `20` | passes over the training rows (the best epoch on validation is kept) |
-/// | `training.patience` | `4` | epochs without validation improvement before stopping |
-/// | `training.batch_size` | `256` | rows per step |
-/// | `training.clip_norm` | `5` | gradient-norm clipping per network (0 = off) |
-/// | `training.seed` | `1` | seeds initialisation, shuffling and the validation split |
-/// | `training.task_weighting` | `fixed` | `fixed` or `uncertainty` |
-/// | `training.task_weight.HEAD` | `1` | fixed weight of a head's loss |
-/// | `training.positive_weight` | `1` | loss weight of positive rows of sigmoid heads |
-/// | `training.focal_gamma` | `0` | focal-loss exponent for sigmoid heads (0 = cross-entropy) |
-/// | `training.validation_fraction` | `0.2` | share of training rows (the latest days) held out for early stopping and calibration |
-/// | `training.threads` | `1` | OpenBLAS threads while training |
+/// - `model.architecture` [`mmoe`]: `mmoe`, `shared_bottom` or `single_task`.
+/// - `model.heads` [every head the training data labels]: a comma list of `fraud`,
+///   `fraud_type`, `bot`, `purchase`, `interest`.
+/// - `model.hidden` [`64,32`]: hidden widths of the shared bottom, of each expert, or of each
+///   single-task bottom.
+/// - `model.tower` [`16`]: hidden widths of each head's tower; `none` for no hidden layer.
+/// - `model.experts` [`4`]: MMoE experts.
+/// - `model.dropout` [`0`]: dropout rate on hidden units while training.
+/// - `model.calibration` [`platt`]: for sigmoid heads `platt`, `temperature` or `none`;
+///   softmax heads use temperature scaling unless `none`.
+/// - `model.threshold.HEAD` [`0.5`]: the alert threshold recorded for a sigmoid head.
+/// - `model.features` [`all`]: the feature names the model uses, comma-separated; `name*`
+///   is a prefix. The others are set to 0.
+/// - `model.interest_classes` [`20`]: the most frequent next-click categories kept as
+///   classes; the rest is `other`.
+/// - `model.purchase_horizon` [`1h`]: a click's `purchase` label is 1 when the same user
+///   orders within this time.
+/// - `training.optimizer` [`adamw`]: `adam` (L2 added to the gradient) or `adamw`
+///   (decoupled weight decay).
+/// - `training.learning_rate` [`0.001`]: the Adam step size.
+/// - `training.weight_decay` [`0.01`]: the L2 factor (adam) or decoupled decay (adamw).
+/// - `training.epochs` [`20`]: passes over the training rows; the epoch with the lowest
+///   validation loss is kept.
+/// - `training.patience` [`4`]: epochs without validation improvement before stopping.
+/// - `training.batch_size` [`256`]: rows per step.
+/// - `training.clip_norm` [`5`]: gradient-norm clipping per network; 0 is off.
+/// - `training.seed` [`1`]: seeds initialisation, shuffling, dropout and the split.
+/// - `training.task_weighting` [`fixed`]: `fixed` or `uncertainty`.
+/// - `training.task_weight.HEAD` [`1`]: a head's fixed loss weight.
+/// - `training.positive_weight` [`1`]: the loss weight of positive rows of sigmoid heads.
+/// - `training.focal_gamma` [`0`]: the focal-loss exponent of sigmoid heads; 0 is plain
+///   cross-entropy.
+/// - `training.validation_fraction` [`0.2`]: the seeded random share of the training rows
+///   held out for early stopping and calibration.
+/// - `training.threads` [`1`]: OpenBLAS threads while training.
 ///
 /// Unknown `model.*` keys and unknown `training.*` keys of this list's forms are errors that
 /// name the key; `training.enabled` and `training.interval` belong to the daemon and are
@@ -111,7 +119,8 @@ public struct ModelConfiguration: Sendable, Equatable {
                 for name in names {
                     guard let head = KnownHead(rawValue: name) else {
                         throw fail(
-                            "unknown head '\(name)'; expected fraud, fraud_type, bot, purchase, interest"
+                            "unknown head '\(name)'; expected fraud, fraud_type, bot, "
+                                + "purchase, interest"
                         )
                     }
                     if !list.contains(head) { list.append(head) }

@@ -14,7 +14,7 @@
 public final class Trainer {
     public let network: any MultiTaskNetwork<Float>
     public let configuration: ModelConfiguration
-    /// Learned log-variances, one per head, when the task weighting is ``TaskBalancing/uncertainty``.
+    /// Learned log-variances, one per head, under ``TaskBalancing/uncertainty``.
     public let logVariance: Parameter<Float>?
     private let losses: [HeadLoss]
     private let optimizer: AdamOptimizer<Float>

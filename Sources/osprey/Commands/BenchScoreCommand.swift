@@ -20,7 +20,8 @@ struct BenchScoreCommand: Command {
             OptionSpec(
                 "architecture", value: "NAME",
                 help:
-                    "The fresh model's architecture: mmoe (the default), shared_bottom or single_task."
+                    "The fresh model's architecture: mmoe (the default), shared_bottom or "
+                    + "single_task."
             ),
             OptionSpec(
                 "features", value: "N",
@@ -48,13 +49,15 @@ struct BenchScoreCommand: Command {
             let name = arguments.value("architecture") ?? Architecture.mmoe.rawValue
             guard let architecture = Architecture(rawValue: name) else {
                 throw UsageError(
-                    "option '--architecture' expects mmoe, shared_bottom or single_task, not '\(name)'"
+                    "option '--architecture' expects mmoe, shared_bottom or single_task, "
+                        + "not '\(name)'"
                 )
             }
             let heads = [
                 HeadSpec(name: "fraud", kind: .sigmoid),
                 HeadSpec(
-                    name: "fraud_type", kind: .softmax(classes: LabelVocabulary.handbookFraudTypes)),
+                    name: "fraud_type",
+                    kind: .softmax(classes: LabelVocabulary.handbookFraudTypes)),
             ]
             model = ScoreBenchmark.syntheticModel(
                 architecture: architecture, features: features, heads: heads,
@@ -63,7 +66,8 @@ struct BenchScoreCommand: Command {
         OpenBLAS.setThreadCount(threads)
         let shape = model.shape
         print(
-            "model: \(model.architecture.rawValue), \(model.schema.count) features, hidden \(shape.hidden), "
+            "model: \(model.architecture.rawValue), \(model.schema.count) features, "
+                + "hidden \(shape.hidden), "
                 + "tower \(shape.tower), experts \(shape.experts), heads "
                 + model.heads.map(\.name).joined(separator: ",")
                 + ", \(model.network.multiplyAddsPerRow) multiply-adds per event")

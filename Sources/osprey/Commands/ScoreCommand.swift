@@ -28,7 +28,8 @@ struct ScoreCommand: Command {
                 OptionSpec(
                     "label-delay", value: "DURATION",
                     help:
-                        "How long after a handbook transaction its label is known. The default is 7d."
+                        "How long after a handbook transaction its label is known. "
+                        + "The default is 7d."
                 ),
                 ModelCommandSupport.quietOption,
             ])
