@@ -98,11 +98,14 @@ public struct Normalisation: Sendable, Equatable {
             mean: final.mean.map { Float($0) }, scale: scale, compressed: compressed, used: used)
     }
 
-    /// Standardises `rows` rows from `source` into `target` (both `[rows, width]`).
+    /// Standardises `rows` rows from `source` (`[rows, width]`) into `target`, whose rows
+    /// are `targetStride` elements apart (`width` by default).
     public func apply(
-        _ source: UnsafePointer<Float>, rows: Int, into target: UnsafeMutablePointer<Float>
+        _ source: UnsafePointer<Float>, rows: Int, into target: UnsafeMutablePointer<Float>,
+        targetStride: Int? = nil
     ) {
         let width = mean.count
+        let stride = targetStride ?? width
         // Per column: 1 / scale, or 0 for an unused feature (the same for training and
         // scoring, so a model sees exactly what it was trained on).
         withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { factor in
@@ -111,7 +114,7 @@ public struct Normalisation: Sendable, Equatable {
             mean.withUnsafeBufferPointer { mean in
                 for row in 0..<rows {
                     let input = source + row * width
-                    let output = target + row * width
+                    let output = target + row * stride
                     if input != UnsafePointer(output) { output.update(from: input, count: width) }
                     for column in compressedColumns {
                         output[column] = Float.log1p(max(output[column], 0))

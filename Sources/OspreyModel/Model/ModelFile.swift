@@ -29,6 +29,7 @@ import OspreyFeatures
 /// | `thresholds` | per sigmoid head |
 /// | `metrics` | per head, the metrics it was promoted with |
 /// | `task_weighting` | `fixed` or `uncertainty` |
+/// | `category_inputs` | the categories given to the network as a one-hot after the features |
 /// | `data_checksum` | FNV-1a 64 of the tensor bytes, so damage inside the data is caught |
 /// | `note.*` | provenance: training data, period, settings |
 extension Model {
@@ -126,6 +127,7 @@ extension Model {
                 thresholds.keys.sorted().map { ($0, JSONText.number(thresholds[$0]!)) }),
             "metrics": metricsText,
             "task_weighting": taskWeighting,
+            "category_inputs": JSONText.array(categoryInputs.map(JSONText.quoted)),
         ]
         for (key, value) in notes { metadata["note." + key] = value }
         return metadata
@@ -212,8 +214,11 @@ extension Model {
             let experts = shapeObject["experts"] as? Int, !hidden.isEmpty, experts >= 1
         else { throw corrupt("the network shape is missing") }
         let shape = NetworkShape(hidden: hidden, tower: tower, experts: experts)
+        guard let categoryInputs = JSONText.parse(meta["category_inputs"] ?? "[]") as? [String]
+        else { throw corrupt("the category inputs are not readable") }
         let network = makeNetwork(
-            architecture, inputs: schema.count, heads: heads, shape: shape, seed: 0, as: Float.self)
+            architecture, inputs: schema.count + categoryInputs.count, heads: heads, shape: shape,
+            seed: 0, as: Float.self)
 
         var tensors = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0) })
         for parameter in network.parameters {
@@ -241,7 +246,8 @@ extension Model {
             used: try vector("normalisation.used", schema.count).map { $0 != 0 })
         let model = Model(
             network: network, shape: shape, schema: schema, normalisation: normalisation,
-            version: meta["version"] ?? "", parentVersion: meta["parent_version"] ?? "",
+            categoryInputs: categoryInputs, version: meta["version"] ?? "",
+            parentVersion: meta["parent_version"] ?? "",
             createdAt: meta["created_at"] ?? "")
         model.taskWeighting = meta["task_weighting"] ?? "fixed"
         if tensors["task.log_variance"] != nil {

@@ -62,10 +62,13 @@ struct ScoreCommand: Command {
         let width = reader.schema.count
         var batch = [Float](repeating: 0, count: batchSize * width)
         var ids: [String] = []
+        var categories: [String?] = []
         var row = [Double](repeating: 0, count: sigmoidHeads.count)
         func flush() {
             guard !ids.isEmpty else { return }
-            batch.withUnsafeBufferPointer { scorer.score($0.baseAddress!, rows: ids.count) }
+            batch.withUnsafeBufferPointer { features in
+                scorer.score(features.baseAddress!, rows: ids.count, categories: categories[...])
+            }
             for (index, id) in ids.enumerated() {
                 for (column, head) in sigmoidHeads.enumerated() {
                     // The float's shortest text, read back as a double, prints briefly.
@@ -75,6 +78,7 @@ struct ScoreCommand: Command {
                 row.withUnsafeBufferPointer { writer.writeRow(id: id, $0) }
             }
             ids.removeAll(keepingCapacity: true)
+            categories.removeAll(keepingCapacity: true)
         }
         var past = false
         do {
@@ -89,6 +93,7 @@ struct ScoreCommand: Command {
                         from: event.values.baseAddress!, count: width)
                 }
                 ids.append(event.eventID)
+                categories.append(event.category)
                 if ids.count == batchSize { flush() }
             }
         } catch is StopReading {}
