@@ -1,4 +1,5 @@
 import OspreyCore
+import OspreyFeatures
 import OspreyModel
 
 /// `osprey bench score`: scoring throughput per core beside `sgemm` on the same shapes.
@@ -25,7 +26,8 @@ struct BenchScoreCommand: Command {
             ),
             OptionSpec(
                 "features", value: "N",
-                help: "The fresh model's number of input features. The default is 40."),
+                help: "The fresh model's number of input features. The default is the width of "
+                    + "the daemon's feature schema for events."),
             OptionSpec(
                 "seconds", value: "SECONDS",
                 help: "How long to time each measurement. The default is 2."),
@@ -35,7 +37,8 @@ struct BenchScoreCommand: Command {
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let threads = try arguments.int("threads", default: OpenBLAS.defaultThreadCount)
-        let features = try arguments.int("features", default: 40)
+        let schemaWidth = try FeatureStore(configuration: FeatureConfiguration()).schema.count
+        let features = try arguments.int("features", default: schemaWidth)
         let seconds = try arguments.value("seconds", default: 2.0, as: "a number of seconds") {
             Double($0).flatMap { $0 > 0 && $0 <= 600 ? $0 : nil }
         }
