@@ -141,3 +141,29 @@ import Testing
         }
     }
 }
+
+@Suite struct CategoryInputTests {
+    @Test func categoryOneHotRoundTripsAndChangesScores() throws {
+        let schema = FeatureSchema(names: ["a", "b"])
+        let heads = [
+            HeadSpec(name: "purchase", kind: .sigmoid),
+            HeadSpec(name: "interest", kind: .softmax(classes: ["1", "2", "other"])),
+        ]
+        let shape = NetworkShape(hidden: [6], tower: [], experts: 2)
+        let network = makeNetwork(
+            .mmoe, inputs: 4, heads: heads, shape: shape, seed: 4, as: Float.self)
+        let model = Model(
+            network: network, shape: shape, schema: schema, normalisation: .identity(width: 2),
+            categoryInputs: ["1", "2"], createdAt: "2026-12-04T00:00:00Z")
+        let loaded = try Model.decode(model.encoded(), path: "m", expecting: schema)
+        #expect(loaded.categoryInputs == ["1", "2"])
+        let features: [Float] = [0.5, -1, 0.5, -1, 0.5, -1]
+        let categories: [String?] = ["1", "2", nil]
+        let original = Scorer(model: model).scoreAll(features, rows: 3, categories: categories)
+        let reloaded = Scorer(model: loaded).scoreAll(features, rows: 3, categories: categories)
+        #expect(original.map { $0.map(\.bitPattern) } == reloaded.map { $0.map(\.bitPattern) })
+        // Same features, different categories: the interest distribution differs.
+        #expect(original[1][0..<3] != original[1][3..<6])
+        #expect(original[1][3..<6] != original[1][6..<9])
+    }
+}

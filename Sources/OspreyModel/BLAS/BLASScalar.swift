@@ -39,6 +39,12 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
     /// `x *= alpha` over `n` elements.
     static func scal(n: Int, alpha: Self, x: UnsafeMutablePointer<Self>, incX: Int)
 
+    /// `B = A` for a `[rows, columns]` block with row strides `lda` and `ldb` (OpenBLAS's
+    /// `omatcopy` extension).
+    static func matrixCopy(
+        rows: Int, columns: Int, a: UnsafePointer<Self>, lda: Int,
+        b: UnsafeMutablePointer<Self>, ldb: Int)
+
     /// The sum of `x[i] * y[i]` over `n` elements.
     static func dot(n: Int, x: UnsafePointer<Self>, incX: Int, y: UnsafePointer<Self>, incY: Int)
         -> Self
@@ -95,6 +101,16 @@ extension Float: BLASScalar {
         y: UnsafeMutablePointer<Float>, incY: Int
     ) {
         cblas_saxpy(Int32(n), alpha, x, Int32(incX), y, Int32(incY))
+    }
+
+    @inline(__always)
+    public static func matrixCopy(
+        rows: Int, columns: Int, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafeMutablePointer<Float>, ldb: Int
+    ) {
+        cblas_somatcopy(
+            CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), 1, a, Int32(lda), b,
+            Int32(ldb))
     }
 
     @inline(__always)
@@ -159,6 +175,16 @@ extension Double: BLASScalar {
         y: UnsafeMutablePointer<Double>, incY: Int
     ) {
         cblas_daxpy(Int32(n), alpha, x, Int32(incX), y, Int32(incY))
+    }
+
+    @inline(__always)
+    public static func matrixCopy(
+        rows: Int, columns: Int, a: UnsafePointer<Double>, lda: Int,
+        b: UnsafeMutablePointer<Double>, ldb: Int
+    ) {
+        cblas_domatcopy(
+            CblasRowMajor, CblasNoTrans, Int32(rows), Int32(columns), 1, a, Int32(lda), b,
+            Int32(ldb))
     }
 
     @inline(__always)

@@ -12,6 +12,8 @@ public struct Dataset: Sendable {
     public var eventIDs: [String] = []
     public var userIDs: [String] = []
     public var timestampsMs: [Int64] = []
+    /// Each row's category (clicks), the model's context input; may be empty when unused.
+    public var categories: [String?] = []
 
     public init(width: Int, heads: [String]) {
         self.width = width
@@ -34,6 +36,7 @@ public struct Dataset: Sendable {
         result.eventIDs = indices.map { eventIDs[$0] }
         result.userIDs = indices.map { userIDs[$0] }
         result.timestampsMs = indices.map { timestampsMs[$0] }
+        if !categories.isEmpty { result.categories = indices.map { categories[$0] } }
         return result
     }
 

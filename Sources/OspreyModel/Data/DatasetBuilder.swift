@@ -207,6 +207,7 @@ public struct DatasetBuilder {
     public func finish(heads: [KnownHead], vocabulary: LabelVocabulary) -> Dataset {
         var result = dataset
         result.labels = [:]
+        result.categories = categories
         for head in heads {
             switch head {
             case .fraud: result.labels[head.rawValue] = frauds

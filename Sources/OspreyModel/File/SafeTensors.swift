@@ -40,7 +40,8 @@ public enum SafeTensors {
             entries.append(
                 (
                     tensor.name,
-                    "{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + size)]}"
+                    "{\"dtype\":\"F32\",\"shape\":[\(shape)],"
+                        + "\"data_offsets\":[\(offset),\(offset + size)]}"
                 ))
             offset += size
         }
@@ -91,7 +92,8 @@ public enum SafeTensors {
         let headerLength = Int(rawLength)
         guard headerLength <= bytes.count - 8 else {
             throw corrupt(
-                "the header claims \(headerLength) bytes but the file has only \(bytes.count - 8) after the length (truncated?)"
+                "the header claims \(headerLength) bytes but the file has only "
+                    + "\(bytes.count - 8) after the length (truncated?)"
             )
         }
         let headerBytes = bytes[8..<(8 + headerLength)]
@@ -138,7 +140,8 @@ public enum SafeTensors {
             else { throw corrupt("tensor '\(name)' has no valid data_offsets") }
             guard offsets[1] <= dataSize else {
                 throw corrupt(
-                    "tensor '\(name)' ends at byte \(offsets[1]) of a \(dataSize)-byte data region (truncated?)"
+                    "tensor '\(name)' ends at byte \(offsets[1]) of a \(dataSize)-byte data "
+                        + "region (truncated?)"
                 )
             }
             let elements = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }

@@ -23,7 +23,7 @@ public enum Evaluation {
     /// Scores `dataset` with `model` and evaluates every head that has labels in it.
     public static func evaluate(_ model: Model, on dataset: Dataset) -> [HeadEvaluation] {
         let probabilities = Scorer(model: model, capacity: 1024).scoreAll(
-            dataset.features, rows: dataset.count)
+            dataset.features, rows: dataset.count, categories: dataset.categories)
         return evaluate(heads: model.heads, probabilities: probabilities, on: dataset)
     }
 

@@ -25,13 +25,25 @@ public final class Model {
     public var logVariance: [Float]?
     /// Free-form provenance (training data, period, settings), saved as metadata.
     public var notes: [String: String]
+    /// Categories the model takes as a one-hot context input after the features (the
+    /// event's category; all zeros for another or none). Empty when the model has none.
+    public let categoryInputs: [String]
+    let categoryIndex: [String: Int]
+
+    /// The network's input width: the features, then the category one-hot.
+    public var inputWidth: Int { schema.count + categoryInputs.count }
 
     public init(
         network: any MultiTaskNetwork<Float>, shape: NetworkShape, schema: FeatureSchema,
-        normalisation: Normalisation, version: String = "1", parentVersion: String = "",
-        createdAt: String
+        normalisation: Normalisation, categoryInputs: [String] = [], version: String = "1",
+        parentVersion: String = "", createdAt: String
     ) {
-        precondition(network.inputWidth == schema.count, "network width differs from the schema")
+        precondition(
+            network.inputWidth == schema.count + categoryInputs.count,
+            "network width differs from the schema and category inputs")
+        self.categoryInputs = categoryInputs
+        self.categoryIndex = Dictionary(
+            categoryInputs.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         self.network = network
         self.shape = shape
         self.schema = schema
@@ -69,14 +81,32 @@ public final class Scorer {
 
     public init(model: Model, capacity: Int = 256) {
         self.model = model
-        standardised = Workspace(columns: model.schema.count, rows: capacity)
+        standardised = Workspace(columns: model.inputWidth, rows: capacity)
         outputs = model.heads.map { Workspace(columns: $0.width, rows: capacity) }
     }
 
-    /// Scores `rows` vectors at `features`.
-    public func score(_ features: UnsafePointer<Float>, rows: Int) {
+    /// Scores `rows` vectors at `features` (`[rows, schema.count]`); `categories`, when the
+    /// model takes them, holds each row's category (nil or missing: none).
+    public func score(
+        _ features: UnsafePointer<Float>, rows: Int, categories: ArraySlice<String?> = []
+    ) {
         standardised.reserve(rows: rows)
-        model.normalisation.apply(features, rows: rows, into: standardised.pointer)
+        let width = model.schema.count
+        let extra = model.categoryInputs.count
+        model.normalisation.apply(
+            features, rows: rows, into: standardised.pointer, targetStride: width + extra)
+        if extra > 0 {
+            for row in 0..<rows {
+                let oneHot = standardised.pointer + row * (width + extra) + width
+                oneHot.update(repeating: 0, count: extra)
+                let position = categories.startIndex + row
+                if position < categories.endIndex, let category = categories[position],
+                    let index = model.categoryIndex[category]
+                {
+                    oneHot[index] = 1
+                }
+            }
+        }
         model.network.forward(x: standardised.pointer, rows: rows)
         for (index, head) in model.heads.enumerated() {
             let logits = model.network.logits(head: index)
@@ -105,14 +135,17 @@ public final class Scorer {
 
     /// Scores a whole in-memory feature matrix (`[rows, schema.count]`) in batches and returns
     /// each head's probabilities, `[rows, width]` per head.
-    public func scoreAll(_ features: [Float], rows: Int, batchSize: Int = 1024) -> [[Float]] {
+    public func scoreAll(
+        _ features: [Float], rows: Int, categories: [String?] = [], batchSize: Int = 1024
+    ) -> [[Float]] {
         let width = model.schema.count
         var result = model.heads.map { [Float](repeating: 0, count: rows * $0.width) }
         features.withUnsafeBufferPointer { x in
             var start = 0
             while start < rows {
                 let count = min(batchSize, rows - start)
-                score(x.baseAddress! + start * width, rows: count)
+                let slice = categories.isEmpty ? [] : categories[start..<(start + count)]
+                score(x.baseAddress! + start * width, rows: count, categories: slice)
                 for (head, spec) in model.heads.enumerated() {
                     let values = probabilities(head: head)
                     result[head].withUnsafeMutableBufferPointer { target in

@@ -9,8 +9,9 @@ import OspreyFeatures
 ///
 /// Tensors: every network parameter under its own name (`bottom.0.weight`, `expert.2.1.bias`,
 /// `gate.fraud.weight`, `head.fraud.1.weight`, `fraud.bottom.0.weight` in single-task
-/// models), `normalisation.mean`, `normalisation.scale` and `normalisation.log1p` (1 where a feature is
-/// compressed with `log1p` before standardising), and `task.log_variance` under
+/// models), `normalisation.mean`, `normalisation.scale` and `normalisation.log1p` (1 where a
+/// feature is compressed with `log1p` before standardising), `normalisation.used` (0 for a
+/// feature the model leaves out), and `task.log_variance` under
 /// uncertainty weighting. Metadata (all strings; JSON where structured):
 ///
 /// | key | value |
@@ -20,14 +21,15 @@ import OspreyFeatures
 /// | `version`, `parent_version` | the model's version and the one it was derived from |
 /// | `created_at` | RFC 3339 |
 /// | `architecture` | `mmoe`, `shared_bottom` or `single_task` |
-/// | `heads` | `[{"name": "fraud", "kind": "sigmoid"}, {"name": ..., "kind": "softmax", "classes": [...]}]` |
+/// | `heads` | `[{"name": "fraud", "kind": "sigmoid"}, {..., "kind": "softmax", "classes": []}]` |
 /// | `shape` | `{"hidden": [...], "tower": [...], "experts": n}` |
 /// | `feature_schema_hash`, `feature_schema_names`, `feature_schema_revision` | the schema |
-/// | `normalisation` | `{"mean": [...], "scale": [...], "log1p": [...]}` (the tensors are authoritative) |
+/// | `normalisation` | `mean`, `scale`, `log1p`, `used` arrays (the tensors are authoritative) |
 /// | `calibration` | per head `{"method": "platt", "a": .., "b": ..}` or `temperature`/`identity` |
 /// | `thresholds` | per sigmoid head |
 /// | `metrics` | per head, the metrics it was promoted with |
 /// | `task_weighting` | `fixed` or `uncertainty` |
+/// | `category_inputs` | the categories given to the network as a one-hot after the features |
 /// | `data_checksum` | FNV-1a 64 of the tensor bytes, so damage inside the data is caught |
 /// | `note.*` | provenance: training data, period, settings |
 extension Model {
@@ -48,6 +50,10 @@ extension Model {
             .init(
                 name: "normalisation.log1p", shape: [width],
                 values: normalisation.compressed.map { $0 ? 1 : 0 }))
+        tensors.append(
+            .init(
+                name: "normalisation.used", shape: [width],
+                values: normalisation.used.map { $0 ? 1 : 0 }))
         if let logVariance {
             tensors.append(
                 .init(name: "task.log_variance", shape: [logVariance.count], values: logVariance))
@@ -114,12 +120,14 @@ extension Model {
             "normalisation": JSONText.object([
                 ("mean", numbers(normalisation.mean)), ("scale", numbers(normalisation.scale)),
                 ("log1p", JSONText.array(normalisation.compressed.map { $0 ? "true" : "false" })),
+                ("used", JSONText.array(normalisation.used.map { $0 ? "true" : "false" })),
             ]),
             "calibration": calibrationText,
             "thresholds": JSONText.object(
                 thresholds.keys.sorted().map { ($0, JSONText.number(thresholds[$0]!)) }),
             "metrics": metricsText,
             "task_weighting": taskWeighting,
+            "category_inputs": JSONText.array(categoryInputs.map(JSONText.quoted)),
         ]
         for (key, value) in notes { metadata["note." + key] = value }
         return metadata
@@ -206,8 +214,11 @@ extension Model {
             let experts = shapeObject["experts"] as? Int, !hidden.isEmpty, experts >= 1
         else { throw corrupt("the network shape is missing") }
         let shape = NetworkShape(hidden: hidden, tower: tower, experts: experts)
+        guard let categoryInputs = JSONText.parse(meta["category_inputs"] ?? "[]") as? [String]
+        else { throw corrupt("the category inputs are not readable") }
         let network = makeNetwork(
-            architecture, inputs: schema.count, heads: heads, shape: shape, seed: 0, as: Float.self)
+            architecture, inputs: schema.count + categoryInputs.count, heads: heads, shape: shape,
+            seed: 0, as: Float.self)
 
         var tensors = Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0) })
         for parameter in network.parameters {
@@ -216,7 +227,8 @@ extension Model {
             }
             guard tensor.shape == parameter.shape else {
                 throw corrupt(
-                    "tensor '\(parameter.name)' has shape \(tensor.shape), expected \(parameter.shape)"
+                    "tensor '\(parameter.name)' has shape \(tensor.shape), expected "
+                        + "\(parameter.shape)"
                 )
             }
             parameter.assign(tensor.values)
@@ -230,10 +242,12 @@ extension Model {
         let normalisation = Normalisation(
             mean: try vector("normalisation.mean", schema.count),
             scale: try vector("normalisation.scale", schema.count),
-            compressed: try vector("normalisation.log1p", schema.count).map { $0 != 0 })
+            compressed: try vector("normalisation.log1p", schema.count).map { $0 != 0 },
+            used: try vector("normalisation.used", schema.count).map { $0 != 0 })
         let model = Model(
             network: network, shape: shape, schema: schema, normalisation: normalisation,
-            version: meta["version"] ?? "", parentVersion: meta["parent_version"] ?? "",
+            categoryInputs: categoryInputs, version: meta["version"] ?? "",
+            parentVersion: meta["parent_version"] ?? "",
             createdAt: meta["created_at"] ?? "")
         model.taskWeighting = meta["task_weighting"] ?? "fixed"
         if tensors["task.log_variance"] != nil {

@@ -5,7 +5,7 @@
 ///
 ///     expert_e = Tower_e(x)                       // [rows, H], ReLU
 ///     g_h      = softmax(x G_h + c_h)             // [rows, E], each row sums to one
-///     m_h[r]   = sum_e g_h[r, e] * expert_e[r]    // [rows, H]
+///     m_h[r]   = sum_e g_h[r, e] * expert_e[r]    // [rows, H], one gemv per row
 ///     logits_h = Tower_h(m_h)                     // [rows, width_h]
 ///
 /// Backward through the mixture, with `dm = dL/dm_h`:
@@ -15,24 +15,28 @@
 ///     dz[r, e]      = g[r, e] * (dg[r, e] - sum_j g[r, j] dg[r, j])   // softmax Jacobian
 public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
     public let heads: [HeadSpec]
+    public let dropout: Dropout?
     public let experts: [Tower<T>]
     public let gates: [Dense<T>]
     public let towers: [Tower<T>]
     private let gateValues: [Workspace<T>]
     private let mixed: [Workspace<T>]
+    private let stacked: Workspace<T>
     private let dMixed: Workspace<T>
     private let dGate: Workspace<T>
     private let dExperts: [Workspace<T>]
 
     public init(
-        inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom
+        inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom,
+        dropout: Dropout? = nil
     ) {
         precondition(shape.experts >= 1, "MMoE needs at least one expert")
         self.heads = heads
+        self.dropout = dropout
         experts = (0..<shape.experts).map { index in
             Tower(
                 name: "expert.\(index)", widths: [inputs] + shape.hidden, reluOnOutput: true,
-                random: &random)
+                random: &random, dropout: dropout)
         }
         let width = experts[0].outputWidth
         gates = heads.map { head in
@@ -45,10 +49,11 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         towers = heads.map { head in
             Tower(
                 name: "head.\(head.name)", widths: [width] + shape.tower + [head.width],
-                reluOnOutput: false, random: &random)
+                reluOnOutput: false, random: &random, dropout: dropout)
         }
         gateValues = heads.map { _ in Workspace(columns: shape.experts) }
         mixed = heads.map { _ in Workspace(columns: width) }
+        stacked = Workspace(columns: width * shape.experts)
         dMixed = Workspace(columns: width)
         dGate = Workspace(columns: shape.experts)
         dExperts = experts.map { _ in Workspace(columns: width) }
@@ -73,25 +78,31 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         for expert in experts { expert.forward(x: x, rows: rows) }
         let width = expertWidth
         let count = experts.count
-        // Hoisted: the loops below must not touch class properties per row.
-        let expertOutputs = experts.map { UnsafePointer($0.output) }
+        // The experts' outputs side by side, [rows, E * H], so that each row's mixture is one
+        // matrix-vector product.
+        stacked.reserve(rows: rows)
+        for (index, expert) in experts.enumerated() {
+            T.matrixCopy(
+                rows: rows, columns: width, a: expert.output, lda: width,
+                b: stacked.pointer + index * width, ldb: count * width)
+        }
         for head in heads.indices {
             let g = gateValues[head]
             g.reserve(rows: rows)
             gates[head].forward(x: x, rows: rows, y: g.pointer)
             Activation.softmaxRows(g.pointer, rows: rows, columns: count)
+            // m[r] = S[r]ᵀ g[r] with S[r] the experts' outputs for row r, [E, H].
             let m = mixed[head]
             m.reserve(rows: rows)
-            m.zero()
-            let gatePointer = g.pointer
+            let gatePointer = UnsafePointer(g.pointer)
+            let stackedPointer = UnsafePointer(stacked.pointer)
             let target = m.pointer
             for row in 0..<rows {
-                for index in 0..<count {
-                    T.axpy(
-                        n: width, alpha: gatePointer[row * count + index],
-                        x: expertOutputs[index] + row * width, incX: 1, y: target + row * width,
-                        incY: 1)
-                }
+                T.gemv(
+                    trans: true, m: count, n: width, alpha: 1,
+                    a: stackedPointer + row * count * width, lda: width,
+                    x: gatePointer + row * count, incX: 1, beta: 0, y: target + row * width,
+                    incY: 1)
             }
             towers[head].forward(x: m.pointer, rows: rows)
         }

@@ -1,9 +1,9 @@
 /// A network that maps a batch of feature vectors to logits for several heads.
 ///
 /// Shapes: `x: [rows, inputWidth]`; head `h`'s logits `[rows, heads[h].width]`. The logits
-/// of the last ``forward(x:rows:)`` stay valid until the next forward. ``backward(x:rows:dLogits:)``
-/// must follow the forward on the same `x`; a head whose entry in `dLogits` is nil
-/// contributes nothing (its examples carried no label).
+/// of the last ``forward(x:rows:)`` stay valid until the next forward.
+/// ``backward(x:rows:dLogits:)`` must follow the forward on the same `x`; a head whose entry
+/// in `dLogits` is nil contributes nothing (its examples carried no label).
 ///
 /// Thread: a network is used by one thread at a time.
 public protocol MultiTaskNetwork<Scalar>: AnyObject {
@@ -26,6 +26,9 @@ public protocol MultiTaskNetwork<Scalar>: AnyObject {
     /// Every dense layer in the order a forward pass runs them, for the benchmark, which
     /// times `gemm` alone on the same shapes.
     var denseLayers: [Dense<Scalar>] { get }
+
+    /// The towers' shared dropout, when the shape asks for it.
+    var dropout: Dropout? { get }
 }
 
 extension MultiTaskNetwork {
@@ -44,11 +47,16 @@ public struct NetworkShape: Sendable, Hashable {
     public var tower: [Int]
     /// The number of experts (MMoE only).
     public var experts: Int
+    /// Dropout on hidden units while training (0 = none); scoring never drops.
+    public var dropout: Double
 
-    public init(hidden: [Int] = [64, 32], tower: [Int] = [16], experts: Int = 4) {
+    public init(
+        hidden: [Int] = [64, 32], tower: [Int] = [16], experts: Int = 4, dropout: Double = 0
+    ) {
         self.hidden = hidden
         self.tower = tower
         self.experts = experts
+        self.dropout = dropout
     }
 }
 
@@ -58,13 +66,17 @@ public func makeNetwork<T: BLASScalar>(
     seed: UInt64, as type: T.Type = T.self
 ) -> any MultiTaskNetwork<T> {
     var random = SeededRandom(seed: seed)
+    let dropout = shape.dropout > 0 ? Dropout(rate: shape.dropout, seed: seed) : nil
     switch architecture {
     case .sharedBottom:
         return SharedBottomNetwork<T>(
-            inputs: inputs, heads: heads, shape: shape, prefix: "", random: &random)
+            inputs: inputs, heads: heads, shape: shape, prefix: "", random: &random,
+            dropout: dropout)
     case .mmoe:
-        return MMoENetwork<T>(inputs: inputs, heads: heads, shape: shape, random: &random)
+        return MMoENetwork<T>(
+            inputs: inputs, heads: heads, shape: shape, random: &random, dropout: dropout)
     case .singleTask:
-        return SingleTaskNetwork<T>(inputs: inputs, heads: heads, shape: shape, random: &random)
+        return SingleTaskNetwork<T>(
+            inputs: inputs, heads: heads, shape: shape, random: &random, dropout: dropout)
     }
 }

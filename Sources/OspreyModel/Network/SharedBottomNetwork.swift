@@ -3,6 +3,7 @@
 /// `x: [rows, inputs] -> bottom (ReLU) -> [rows, hidden.last] -> tower_h -> logits_h`.
 public final class SharedBottomNetwork<T: BLASScalar>: MultiTaskNetwork {
     public let heads: [HeadSpec]
+    public let dropout: Dropout?
     public let bottom: Tower<T>
     public let towers: [Tower<T>]
     private let dBottom: Workspace<T>
@@ -10,17 +11,18 @@ public final class SharedBottomNetwork<T: BLASScalar>: MultiTaskNetwork {
     /// `prefix` starts every tensor name (`""`, or `fraud.` inside a single-task network).
     public init(
         inputs: Int, heads: [HeadSpec], shape: NetworkShape, prefix: String,
-        random: inout SeededRandom
+        random: inout SeededRandom, dropout: Dropout? = nil
     ) {
         self.heads = heads
+        self.dropout = dropout
         bottom = Tower(
             name: prefix + "bottom", widths: [inputs] + shape.hidden, reluOnOutput: true,
-            random: &random)
+            random: &random, dropout: dropout)
         let shared = bottom.outputWidth
         towers = heads.map { head in
             Tower(
                 name: prefix + "head.\(head.name)", widths: [shared] + shape.tower + [head.width],
-                reluOnOutput: false, random: &random)
+                reluOnOutput: false, random: &random, dropout: dropout)
         }
         dBottom = Workspace(columns: shared)
     }

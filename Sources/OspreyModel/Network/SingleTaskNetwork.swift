@@ -4,16 +4,19 @@
 /// (``parameterGroups``), so training the whole equals training every head on its own.
 public final class SingleTaskNetwork<T: BLASScalar>: MultiTaskNetwork {
     public let heads: [HeadSpec]
+    public let dropout: Dropout?
     public let members: [SharedBottomNetwork<T>]
 
     public init(
-        inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom
+        inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom,
+        dropout: Dropout? = nil
     ) {
         self.heads = heads
+        self.dropout = dropout
         members = heads.map { head in
             SharedBottomNetwork(
                 inputs: inputs, heads: [head], shape: shape, prefix: head.name + ".",
-                random: &random)
+                random: &random, dropout: dropout)
         }
     }
 

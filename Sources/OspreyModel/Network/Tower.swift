@@ -8,11 +8,15 @@
 public final class Tower<T: BLASScalar> {
     public let layers: [Dense<T>]
     public let reluOnOutput: Bool
+    /// Dropout on the ReLU outputs while ``Dropout/active`` is set (training only).
+    public let dropout: Dropout?
     private let outputs: [Workspace<T>]
     private let gradients: [Workspace<T>]
+    private let masks: [Workspace<T>]
 
     public init(
-        name: String, widths: [Int], reluOnOutput: Bool, random: inout SeededRandom
+        name: String, widths: [Int], reluOnOutput: Bool, random: inout SeededRandom,
+        dropout: Dropout? = nil
     ) {
         precondition(widths.count >= 2, "a tower needs an input and an output width")
         var layers: [Dense<T>] = []
@@ -26,7 +30,11 @@ public final class Tower<T: BLASScalar> {
         self.reluOnOutput = reluOnOutput
         outputs = layers.map { Workspace(columns: $0.outputs) }
         gradients = layers.map { Workspace(columns: $0.outputs) }
+        masks = layers.map { Workspace(columns: $0.outputs) }
+        self.dropout = dropout
     }
+
+    private var dropping: Bool { dropout.map { $0.active && $0.rate > 0 } ?? false }
 
     public var inputWidth: Int { layers[0].inputs }
     public var outputWidth: Int { layers[layers.count - 1].outputs }
@@ -40,12 +48,21 @@ public final class Tower<T: BLASScalar> {
     @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) -> UnsafeMutablePointer<T> {
         var input = x
+        let dropping = self.dropping
         for (index, layer) in layers.enumerated() {
             let out = outputs[index]
             out.reserve(rows: rows)
             layer.forward(x: input, rows: rows, y: out.pointer)
             if index < layers.count - 1 || reluOnOutput {
                 Activation.relu(out.pointer, count: rows * layer.outputs)
+                if dropping {
+                    let mask = masks[index]
+                    mask.reserve(rows: rows)
+                    dropout!.fill(mask.pointer, count: rows * layer.outputs)
+                    for element in 0..<(rows * layer.outputs) {
+                        out.pointer[element] *= mask.pointer[element]
+                    }
+                }
             }
             input = UnsafePointer(out.pointer)
         }
@@ -61,6 +78,7 @@ public final class Tower<T: BLASScalar> {
         x: UnsafePointer<T>, rows: Int, dOutput: UnsafePointer<T>,
         dx: UnsafeMutablePointer<T>?, accumulate: Bool = false
     ) {
+        let dropping = self.dropping
         var upstream = dOutput
         for index in stride(from: layers.count - 1, through: 0, by: -1) {
             let layer = layers[index]
@@ -73,6 +91,10 @@ public final class Tower<T: BLASScalar> {
             if index < layers.count - 1 || reluOnOutput {
                 Activation.reluBackward(
                     output: outputs[index].pointer, gradient: local.pointer, count: count)
+                if dropping {
+                    let mask = masks[index].pointer
+                    for element in 0..<count { local.pointer[element] *= mask[element] }
+                }
             }
             let input = index == 0 ? x : UnsafePointer(outputs[index - 1].pointer)
             if index == 0 {
@@ -86,5 +108,31 @@ public final class Tower<T: BLASScalar> {
                 upstream = UnsafePointer(previous.pointer)
             }
         }
+    }
+}
+
+/// Inverted dropout (Srivastava et al., 2014), shared by a network's towers: while
+/// ``active``, each hidden unit is zeroed with probability ``rate`` and the others are scaled
+/// by `1 / (1 - rate)`, so nothing changes at scoring time. The trainer switches it on for
+/// its steps and off for validation; the masks come from a seeded generator, so training stays
+/// reproducible.
+///
+/// Thread: owned by one network's trainer.
+public final class Dropout {
+    public let rate: Double
+    public var active = false
+    private var random: SeededRandom
+
+    public init(rate: Double, seed: UInt64) {
+        precondition(rate >= 0 && rate < 1, "dropout rate must be in [0, 1)")
+        self.rate = rate
+        random = SeededRandom(seed: seed).derived(0x4452_4f50)
+    }
+
+    /// Writes `count` mask values (0 or `1 / (1 - rate)`).
+    func fill<T: BLASScalar>(_ mask: UnsafeMutablePointer<T>, count: Int) {
+        let keep = T(1 / (1 - rate))
+        let threshold = UInt64(rate * 0x1p64.nextDown)
+        for index in 0..<count { mask[index] = random.next() < threshold ? 0 : keep }
     }
 }

@@ -43,49 +43,78 @@ public struct SVGPlot: Sendable {
         let plot = size - 2 * margin
         func x(_ value: Double) -> String { format(margin + min(1, max(0, value)) * plot) }
         func y(_ value: Double) -> String { format(size - margin - min(1, max(0, value)) * plot) }
-        var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(size))" height="\(Int(size))" \
-            viewBox="0 0 \(Int(size)) \(Int(size))" font-family="sans-serif" font-size="12">
-            <rect width="100%" height="100%" fill="white"/>
-            <text x="\(format(size / 2))" y="24" text-anchor="middle" font-size="15">\(escape(title))</text>
-
-            """
+        let side = String(Int(size))
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(side)\" height=\"\(side)\" "
+        svg += "viewBox=\"0 0 \(side) \(side)\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        svg += element("rect", ["width": "100%", "height": "100%", "fill": "white"])
+        svg += element(
+            "text", ["x": format(size / 2), "y": "24", "text-anchor": "middle", "font-size": "15"],
+            text: title)
         for tick in stride(from: 0.0, through: 1.0001, by: 0.2) {
-            svg +=
-                "<line x1=\"\(x(tick))\" y1=\"\(y(0))\" x2=\"\(x(tick))\" y2=\"\(y(1))\" stroke=\"#eee\"/>"
-            svg +=
-                "<line x1=\"\(x(0))\" y1=\"\(y(tick))\" x2=\"\(x(1))\" y2=\"\(y(tick))\" stroke=\"#eee\"/>\n"
-            svg +=
-                "<text x=\"\(x(tick))\" y=\"\(format(size - margin + 16))\" text-anchor=\"middle\">\(format(tick))</text>"
-            svg +=
-                "<text x=\"\(format(margin - 8))\" y=\"\(y(tick))\" text-anchor=\"end\" dy=\"4\">\(format(tick))</text>\n"
+            let grid = ["stroke": "#eee"]
+            svg += element("line", ["x1": x(tick), "y1": y(0), "x2": x(tick), "y2": y(1)], grid)
+            svg += element("line", ["x1": x(0), "y1": y(tick), "x2": x(1), "y2": y(tick)], grid)
+            svg += element(
+                "text", ["x": x(tick), "y": format(size - margin + 16), "text-anchor": "middle"],
+                text: format(tick))
+            svg += element(
+                "text",
+                ["x": format(margin - 8), "y": y(tick), "text-anchor": "end", "dy": "4"],
+                text: format(tick))
         }
-        svg +=
-            "<rect x=\"\(x(0))\" y=\"\(y(1))\" width=\"\(format(plot))\" height=\"\(format(plot))\" fill=\"none\" stroke=\"#333\"/>\n"
-        svg +=
-            "<text x=\"\(format(size / 2))\" y=\"\(format(size - 18))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        svg +=
-            "<text transform=\"translate(18 \(format(size / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        svg += element(
+            "rect",
+            ["x": x(0), "y": y(1), "width": format(plot), "height": format(plot)],
+            ["fill": "none", "stroke": "#333"])
+        svg += element(
+            "text", ["x": format(size / 2), "y": format(size - 18), "text-anchor": "middle"],
+            text: xLabel)
+        svg += element(
+            "text",
+            [
+                "transform": "translate(18 \(format(size / 2))) rotate(-90)",
+                "text-anchor": "middle",
+            ],
+            text: yLabel)
         for (index, item) in series.enumerated() {
             let points = thin(item.points)
             if item.markers {
                 for point in points {
-                    svg +=
-                        "<circle cx=\"\(x(point.0))\" cy=\"\(y(point.1))\" r=\"4\" fill=\"\(item.colour)\"/>\n"
+                    svg += element(
+                        "circle", ["cx": x(point.0), "cy": y(point.1), "r": "4"],
+                        ["fill": item.colour])
                 }
             } else if !points.isEmpty {
                 let path = points.map { "\(x($0.0)),\(y($0.1))" }.joined(separator: " ")
-                let dash = item.dashed ? " stroke-dasharray=\"5 4\"" : ""
-                svg +=
-                    "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(item.colour)\" stroke-width=\"2\"\(dash)/>\n"
+                var style = ["fill": "none", "stroke": item.colour, "stroke-width": "2"]
+                if item.dashed { style["stroke-dasharray"] = "5 4" }
+                svg += element("polyline", ["points": path], style)
             }
-            let legendY = format(margin + 18 + Double(index) * 18)
-            svg +=
-                "<rect x=\"\(format(margin + 12))\" y=\"\(format(margin + 8 + Double(index) * 18))\" width=\"12\" height=\"12\" fill=\"\(item.colour)\"/>"
-            svg +=
-                "<text x=\"\(format(margin + 30))\" y=\"\(legendY)\">\(escape(item.label))</text>\n"
+            let row = Double(index) * 18
+            svg += element(
+                "rect",
+                [
+                    "x": format(margin + 12), "y": format(margin + 8 + row), "width": "12",
+                    "height": "12",
+                ],
+                ["fill": item.colour])
+            svg += element(
+                "text", ["x": format(margin + 30), "y": format(margin + 18 + row)], text: item.label
+            )
         }
         return svg + "</svg>\n"
+    }
+
+    /// One SVG element on a line of its own; attributes in a fixed (sorted) order.
+    private func element(
+        _ name: String, _ attributes: [String: String], _ style: [String: String] = [:],
+        text: String? = nil
+    ) -> String {
+        let merged = attributes.merging(style) { first, _ in first }
+        var line = "<" + name
+        for key in merged.keys.sorted() { line += " \(key)=\"\(escape(merged[key]!))\"" }
+        guard let text else { return line + "/>\n" }
+        return line + ">" + escape(text) + "</\(name)>\n"
     }
 
     /// At most about 2,000 points, keeping the first and the last, so files stay small.
@@ -102,6 +131,7 @@ public struct SVGPlot: Sendable {
 
     private func escape(_ text: String) -> String {
         text.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;")
+            .replacingAll("\"", "&quot;")
     }
 }
 

@@ -2,33 +2,43 @@ import OspreyCore
 
 /// The model's and the offline trainer's settings, from `model.*` and `training.*` keys.
 ///
-/// Every key, with its default:
+/// Every key, with its default in brackets:
 ///
-/// | key | default | meaning |
-/// | --- | --- | --- |
-/// | `model.architecture` | `mmoe` | `mmoe`, `shared_bottom` or `single_task` |
-/// | `model.heads` | the heads the data labels | comma list of `fraud`, `fraud_type`, `bot`, `purchase`, `interest` |
-/// | `model.hidden` | `64,32` | hidden widths of the bottom, of each expert, of each single-task bottom |
-/// | `model.tower` | `16` | hidden widths of each head's tower (`none` for no hidden layer) |
-/// | `model.experts` | `4` | MMoE experts |
-/// | `model.calibration` | `platt` | sigmoid heads: `platt`, `temperature` or `none` (softmax heads use temperature unless `none`) |
-/// | `model.threshold.HEAD` | `0.5` | alert threshold recorded in the model file for a sigmoid head |
-/// | `model.interest_classes` | `20` | the most frequent next-click categories kept; the rest is `other` |
-/// | `model.purchase_horizon` | `1h` | a click's `purchase` label is 1 when the user orders within this time |
-/// | `training.optimizer` | `adamw` | `adam` (L2 in the gradient) or `adamw` (decoupled decay) |
-/// | `training.learning_rate` | `0.001` | Adam step size |
-/// | `training.weight_decay` | `0.0001` | L2 (adam) or decoupled decay (adamw) |
-/// | `training.epochs` | `20` | passes over the training rows (the best epoch on validation is kept) |
-/// | `training.patience` | `4` | epochs without validation improvement before stopping |
-/// | `training.batch_size` | `256` | rows per step |
-/// | `training.clip_norm` | `5` | gradient-norm clipping per network (0 = off) |
-/// | `training.seed` | `1` | seeds initialisation, shuffling and the validation split |
-/// | `training.task_weighting` | `fixed` | `fixed` or `uncertainty` |
-/// | `training.task_weight.HEAD` | `1` | fixed weight of a head's loss |
-/// | `training.positive_weight` | `1` | loss weight of positive rows of sigmoid heads |
-/// | `training.focal_gamma` | `0` | focal-loss exponent for sigmoid heads (0 = cross-entropy) |
-/// | `training.validation_fraction` | `0.2` | share of training rows (the latest days) held out for early stopping and calibration |
-/// | `training.threads` | `1` | OpenBLAS threads while training |
+/// - `model.architecture` [`mmoe`]: `mmoe`, `shared_bottom` or `single_task`.
+/// - `model.heads` [every head the training data labels]: a comma list of `fraud`,
+///   `fraud_type`, `bot`, `purchase`, `interest`.
+/// - `model.hidden` [`64,32`]: hidden widths of the shared bottom, of each expert, or of each
+///   single-task bottom.
+/// - `model.tower` [`16`]: hidden widths of each head's tower; `none` for no hidden layer.
+/// - `model.experts` [`4`]: MMoE experts.
+/// - `model.dropout` [`0`]: dropout rate on hidden units while training.
+/// - `model.calibration` [`platt`]: for sigmoid heads `platt`, `temperature` or `none`;
+///   softmax heads use temperature scaling unless `none`.
+/// - `model.threshold.HEAD` [`0.5`]: the alert threshold recorded for a sigmoid head.
+/// - `model.features` [`all`]: the feature names the model uses, comma-separated; `name*`
+///   is a prefix. The others are set to 0.
+/// - `model.interest_classes` [`20`]: the most frequent next-click categories kept as
+///   classes; the rest is `other`.
+/// - `model.purchase_horizon` [`1h`]: a click's `purchase` label is 1 when the same user
+///   orders within this time.
+/// - `training.optimizer` [`adamw`]: `adam` (L2 added to the gradient) or `adamw`
+///   (decoupled weight decay).
+/// - `training.learning_rate` [`0.001`]: the Adam step size.
+/// - `training.weight_decay` [`0.01`]: the L2 factor (adam) or decoupled decay (adamw).
+/// - `training.epochs` [`20`]: passes over the training rows; the epoch with the lowest
+///   validation loss is kept.
+/// - `training.patience` [`4`]: epochs without validation improvement before stopping.
+/// - `training.batch_size` [`256`]: rows per step.
+/// - `training.clip_norm` [`5`]: gradient-norm clipping per network; 0 is off.
+/// - `training.seed` [`1`]: seeds initialisation, shuffling, dropout and the split.
+/// - `training.task_weighting` [`fixed`]: `fixed` or `uncertainty`.
+/// - `training.task_weight.HEAD` [`1`]: a head's fixed loss weight.
+/// - `training.positive_weight` [`1`]: the loss weight of positive rows of sigmoid heads.
+/// - `training.focal_gamma` [`0`]: the focal-loss exponent of sigmoid heads; 0 is plain
+///   cross-entropy.
+/// - `training.validation_fraction` [`0.2`]: the seeded random share of the training rows
+///   held out for early stopping and calibration.
+/// - `training.threads` [`1`]: OpenBLAS threads while training.
 ///
 /// Unknown `model.*` keys and unknown `training.*` keys of this list's forms are errors that
 /// name the key; `training.enabled` and `training.interval` belong to the daemon and are
@@ -42,12 +52,14 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var shape = NetworkShape()
     public var calibration: Calibration = .platt
     public var thresholds: [String: Double] = [:]
+    /// The features the model uses: names, or prefixes ending in `*`; nil = all.
+    public var features: [String]? = nil
     public var interestClasses = 20
     public var purchaseHorizonMs: Int64 = 3_600_000
 
     public var optimizer: AdamOptimizer<Float>.Variant = .adamw
     public var learningRate = 0.001
-    public var weightDecay = 0.0001
+    public var weightDecay = 0.01
     public var epochs = 20
     public var patience = 4
     public var batchSize = 256
@@ -107,7 +119,8 @@ public struct ModelConfiguration: Sendable, Equatable {
                 for name in names {
                     guard let head = KnownHead(rawValue: name) else {
                         throw fail(
-                            "unknown head '\(name)'; expected fraud, fraud_type, bot, purchase, interest"
+                            "unknown head '\(name)'; expected fraud, fraud_type, bot, "
+                                + "purchase, interest"
                         )
                     }
                     if !list.contains(head) { list.append(head) }
@@ -117,11 +130,17 @@ public struct ModelConfiguration: Sendable, Equatable {
             case "model.hidden": shape.hidden = try widths(allowEmpty: false)
             case "model.tower": shape.tower = try widths(allowEmpty: true)
             case "model.experts": shape.experts = try integer(1...64)
+            case "model.dropout": shape.dropout = try number(0...0.9)
             case "model.calibration":
                 guard let value = Calibration(rawValue: text) else {
                     throw fail("expected platt, temperature or none")
                 }
                 calibration = value
+            case "model.features":
+                let names = text.split(separator: ",").map { String($0.trimmingWhitespace()) }
+                    .filter { !$0.isEmpty }
+                guard !names.isEmpty else { throw fail("expected feature names or prefixes*") }
+                features = names == ["all"] ? nil : names
             case "model.interest_classes": interestClasses = try integer(2...10_000)
             case "model.purchase_horizon":
                 guard let duration = DurationText.parse(text)?.totalMilliseconds, duration > 0
@@ -187,5 +206,28 @@ extension ModelConfiguration {
             if case .file(_, let line) = entry.origin { lines[entry.key] = line }
         }
         try self.init(values, lines: lines)
+    }
+}
+
+extension ModelConfiguration {
+    /// Which of `schema`'s features the configuration selects.
+    ///
+    /// - Throws: ``ModelError/configuration(_:)`` for a pattern that matches no feature.
+    public func usedFeatures(_ names: [String]) throws(ModelError) -> [Bool] {
+        guard let patterns = features else { return names.map { _ in true } }
+        var used = names.map { _ in false }
+        for pattern in patterns {
+            let prefix = pattern.hasSuffix("*") ? String(pattern.dropLast()) : nil
+            var matched = false
+            for (index, name) in names.enumerated()
+            where prefix.map({ name.hasPrefix($0) }) ?? (name == pattern) {
+                used[index] = true
+                matched = true
+            }
+            guard matched else {
+                throw .configuration("model.features: '\(pattern)' matches no feature")
+            }
+        }
+        return used
     }
 }

@@ -14,7 +14,7 @@
 public final class Trainer {
     public let network: any MultiTaskNetwork<Float>
     public let configuration: ModelConfiguration
-    /// Learned log-variances, one per head, when the task weighting is ``TaskBalancing/uncertainty``.
+    /// Learned log-variances, one per head, under ``TaskBalancing/uncertainty``.
     public let logVariance: Parameter<Float>?
     private let losses: [HeadLoss]
     private let optimizer: AdamOptimizer<Float>
@@ -72,12 +72,14 @@ public final class Trainer {
             var total = 0.0
             var steps = 0
             var start = 0
+            network.dropout?.active = true
             while start < order.count {
                 let end = min(order.count, start + configuration.batchSize)
                 total += step(training, rows: order[start..<end])
                 steps += 1
                 start = end
             }
+            network.dropout?.active = false
             let trainingLoss = total / Double(max(1, steps))
             let validationLoss = validation.map { self.validationLoss($0) } ?? trainingLoss
             let summary = EpochSummary(

@@ -31,19 +31,23 @@ public enum TrainingRun {
         let trainingRows = Array(order.dropFirst(held)).sorted()
         var training = dataset.subset(trainingRows)
         var validation = dataset.subset(validationRows)
-        let normalisation = Normalisation.fit(training)
+        let used = try configuration.usedFeatures(schema.names)
+        let normalisation = Normalisation.fit(training, used: used)
         standardise(&training, normalisation)
         standardise(&validation, normalisation)
+        let categoryInputs = Self.categoryInputs(dataset, heads: heads, vocabulary: vocabulary)
+        training = appendingCategories(training, categoryInputs)
+        validation = appendingCategories(validation, categoryInputs)
 
         let network = makeNetwork(
-            configuration.architecture, inputs: schema.count, heads: heads,
+            configuration.architecture, inputs: schema.count + categoryInputs.count, heads: heads,
             shape: configuration.shape, seed: configuration.seed, as: Float.self)
         let trainer = Trainer(network: network, configuration: configuration)
         let history = trainer.train(training, validation: validation, progress: progress)
 
         let model = Model(
             network: network, shape: configuration.shape, schema: schema,
-            normalisation: normalisation, createdAt: createdAt)
+            normalisation: normalisation, categoryInputs: categoryInputs, createdAt: createdAt)
         model.taskWeighting = configuration.taskWeighting.name
         model.logVariance = trainer.logVariance?.array
         calibrate(model, validation: validation, method: configuration.calibration)
@@ -91,6 +95,40 @@ public enum TrainingRun {
             }
         }
         return heads
+    }
+
+    /// The categories a model takes as context: the interest classes (without `other`) when a
+    /// behaviour head is trained on rows that carry categories, else none. The next click's
+    /// category depends above all on the current one, which no rolling feature holds.
+    static func categoryInputs(
+        _ dataset: Dataset, heads: [HeadSpec], vocabulary: LabelVocabulary
+    ) -> [String] {
+        let behaviour = heads.contains {
+            $0.name == KnownHead.interest.rawValue || $0.name == KnownHead.purchase.rawValue
+        }
+        guard behaviour, dataset.categories.contains(where: { $0 != nil }) else { return [] }
+        return vocabulary.interests.filter { $0 != "other" }
+    }
+
+    /// The dataset with a one-hot of each row's category (among `inputs`) after its features.
+    public static func appendingCategories(_ data: Dataset, _ inputs: [String]) -> Dataset {
+        guard !inputs.isEmpty else { return data }
+        let index = Dictionary(inputs.enumerated().map { ($1, $0) }) { first, _ in first }
+        var result = data
+        let width = data.width + inputs.count
+        result.width = width
+        result.features = [Float](repeating: 0, count: data.count * width)
+        for row in 0..<data.count {
+            for column in 0..<data.width {
+                result.features[row * width + column] = data.features[row * data.width + column]
+            }
+            if row < data.categories.count, let category = data.categories[row],
+                let position = index[category]
+            {
+                result.features[row * width + data.width + position] = 1
+            }
+        }
+        return result
     }
 
     /// Standardises a dataset's features in place.

@@ -1,4 +1,5 @@
 import OspreyCore
+import OspreyFeatures
 import OspreyModel
 
 /// `osprey bench score`: scoring throughput per core beside `sgemm` on the same shapes.
@@ -20,11 +21,13 @@ struct BenchScoreCommand: Command {
             OptionSpec(
                 "architecture", value: "NAME",
                 help:
-                    "The fresh model's architecture: mmoe (the default), shared_bottom or single_task."
+                    "The fresh model's architecture: mmoe (the default), shared_bottom or "
+                    + "single_task."
             ),
             OptionSpec(
                 "features", value: "N",
-                help: "The fresh model's number of input features. The default is 40."),
+                help: "The fresh model's number of input features. The default is the width of "
+                    + "the daemon's feature schema for events."),
             OptionSpec(
                 "seconds", value: "SECONDS",
                 help: "How long to time each measurement. The default is 2."),
@@ -34,7 +37,8 @@ struct BenchScoreCommand: Command {
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let threads = try arguments.int("threads", default: OpenBLAS.defaultThreadCount)
-        let features = try arguments.int("features", default: 40)
+        let schemaWidth = try FeatureStore(configuration: FeatureConfiguration()).schema.count
+        let features = try arguments.int("features", default: schemaWidth)
         let seconds = try arguments.value("seconds", default: 2.0, as: "a number of seconds") {
             Double($0).flatMap { $0 > 0 && $0 <= 600 ? $0 : nil }
         }
@@ -48,13 +52,15 @@ struct BenchScoreCommand: Command {
             let name = arguments.value("architecture") ?? Architecture.mmoe.rawValue
             guard let architecture = Architecture(rawValue: name) else {
                 throw UsageError(
-                    "option '--architecture' expects mmoe, shared_bottom or single_task, not '\(name)'"
+                    "option '--architecture' expects mmoe, shared_bottom or single_task, "
+                        + "not '\(name)'"
                 )
             }
             let heads = [
                 HeadSpec(name: "fraud", kind: .sigmoid),
                 HeadSpec(
-                    name: "fraud_type", kind: .softmax(classes: LabelVocabulary.handbookFraudTypes)),
+                    name: "fraud_type",
+                    kind: .softmax(classes: LabelVocabulary.handbookFraudTypes)),
             ]
             model = ScoreBenchmark.syntheticModel(
                 architecture: architecture, features: features, heads: heads,
@@ -63,7 +69,8 @@ struct BenchScoreCommand: Command {
         OpenBLAS.setThreadCount(threads)
         let shape = model.shape
         print(
-            "model: \(model.architecture.rawValue), \(model.schema.count) features, hidden \(shape.hidden), "
+            "model: \(model.architecture.rawValue), \(model.schema.count) features, "
+                + "hidden \(shape.hidden), "
                 + "tower \(shape.tower), experts \(shape.experts), heads "
                 + model.heads.map(\.name).joined(separator: ",")
                 + ", \(model.network.multiplyAddsPerRow) multiply-adds per event")

@@ -30,7 +30,8 @@ struct EvalCommand: Command {
                 OptionSpec(
                     "known-since", value: "DATE",
                     help:
-                        "Leaves out rows of users with a fraud known before the row, counting from DATE."
+                        "Leaves out rows of users with a fraud known before the row, counting "
+                        + "from DATE."
                 ),
                 OptionSpec(
                     "label-delay", value: "DURATION",

@@ -28,7 +28,8 @@ struct ScoreCommand: Command {
                 OptionSpec(
                     "label-delay", value: "DURATION",
                     help:
-                        "How long after a handbook transaction its label is known. The default is 7d."
+                        "How long after a handbook transaction its label is known. "
+                        + "The default is 7d."
                 ),
                 ModelCommandSupport.quietOption,
             ])
@@ -42,10 +43,10 @@ struct ScoreCommand: Command {
         let format = try ModelCommandSupport.format(arguments)
         let first =
             arguments.value("from") == nil
-            ? Int64.min / 4 : try ModelCommandSupport.day(arguments, "from")
+            ? -1_000_000 : try ModelCommandSupport.day(arguments, "from")
         let last =
             arguments.value("to") == nil
-            ? Int64.max / (4 * DayRange.dayMs) : try ModelCommandSupport.day(arguments, "to")
+            ? 1_000_000 : try ModelCommandSupport.day(arguments, "to")
         guard first <= last else { throw UsageError("--from must not be after --to") }
         let range = DayRange(first: first, last: last)
         var features = FeatureConfiguration()
@@ -61,10 +62,13 @@ struct ScoreCommand: Command {
         let width = reader.schema.count
         var batch = [Float](repeating: 0, count: batchSize * width)
         var ids: [String] = []
+        var categories: [String?] = []
         var row = [Double](repeating: 0, count: sigmoidHeads.count)
         func flush() {
             guard !ids.isEmpty else { return }
-            batch.withUnsafeBufferPointer { scorer.score($0.baseAddress!, rows: ids.count) }
+            batch.withUnsafeBufferPointer { features in
+                scorer.score(features.baseAddress!, rows: ids.count, categories: categories[...])
+            }
             for (index, id) in ids.enumerated() {
                 for (column, head) in sigmoidHeads.enumerated() {
                     // The float's shortest text, read back as a double, prints briefly.
@@ -74,6 +78,7 @@ struct ScoreCommand: Command {
                 row.withUnsafeBufferPointer { writer.writeRow(id: id, $0) }
             }
             ids.removeAll(keepingCapacity: true)
+            categories.removeAll(keepingCapacity: true)
         }
         var past = false
         do {
@@ -88,6 +93,7 @@ struct ScoreCommand: Command {
                         from: event.values.baseAddress!, count: width)
                 }
                 ids.append(event.eventID)
+                categories.append(event.category)
                 if ids.count == batchSize { flush() }
             }
         } catch is StopReading {}

@@ -32,7 +32,8 @@ struct TrainCommand: Command {
             OptionSpec(
                 "label-delay", value: "DURATION",
                 help:
-                    "How long after a handbook transaction its label is known to the features. The default is 7d."
+                    "How long after a handbook transaction its label is known to the features. "
+                    + "The default is 7d."
             ),
             OptionSpec(
                 "version", value: "VERSION",
@@ -103,7 +104,8 @@ struct TrainCommand: Command {
         try model.save(to: out)
 
         print(
-            "trained \(model.architecture.rawValue) on \(dataset.count) rows; kept epoch \(history.bestEpoch)"
+            "trained \(model.architecture.rawValue) on \(dataset.count) rows; "
+                + "kept epoch \(history.bestEpoch)"
         )
         print("heads: " + model.heads.map(\.name).joined(separator: ", "))
         print("held-out metrics (calibrated):")
