@@ -1,3 +1,4 @@
+import OspreyCore
 import OspreyModel
 import Testing
 

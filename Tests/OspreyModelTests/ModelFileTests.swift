@@ -1,4 +1,5 @@
 import Foundation
+import OspreyCore
 import OspreyFeatures
 import OspreyModel
 import OspreyTestSupport

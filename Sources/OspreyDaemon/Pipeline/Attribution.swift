@@ -24,7 +24,7 @@ final class Attribution {
     /// The `limit` features that raise head `head`'s probability most for `features`, largest
     /// contribution first; features that lower it are left out.
     func topFeatures(
-        _ features: ArraySlice<Float>, head: Int, limit: Int
+        _ features: ArraySlice<Float>, category: String?, head: Int, limit: Int
     ) -> [FeatureContribution] {
         guard limit > 0 else { return [] }
         let input = Array(features)
@@ -35,7 +35,10 @@ final class Attribution {
             for column in 0..<width { rows[base + column] = input[column] }
             if row > 0 { rows[base + row - 1] = .nan }
         }
-        rows.withUnsafeBufferPointer { scorer.score($0.baseAddress!, rows: width + 1) }
+        let categories = [String?](repeating: category, count: width + 1)
+        rows.withUnsafeBufferPointer {
+            scorer.score($0.baseAddress!, rows: width + 1, categories: categories[...])
+        }
         let probabilities = scorer.probabilities(head: head)
         let names = scorer.model.schema.names
         let full = Double(probabilities[0])

@@ -56,7 +56,8 @@ extension Pipeline {
             eventID: decoder.text(of: .eventID) ?? decoder.text(of: .orderID) ?? "",
             userID: decoder.text(of: .userID) ?? "", type: type,
             eventTimeMs: event.timestampMs, messageTimeMs: message.timestamp?.milliseconds,
-            writesOutput: message.offset >= state.outputFrom)
+            writesOutput: message.offset >= state.outputFrom,
+            category: model.categoryInputs.isEmpty ? nil : decoder.text(of: .category))
         let late = state.store.statistics.lateEvents
         do {
             try batch.append(event, store: state.store, item: item)

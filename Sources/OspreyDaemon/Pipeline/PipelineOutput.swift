@@ -10,7 +10,10 @@ extension Pipeline {
         guard rows > 0 else { return }
         defer { batch.reset() }
         let started = ContinuousClock.now
-        batch.features.withUnsafeBufferPointer { scorer.score($0.baseAddress!, rows: rows) }
+        let categories = model.categoryInputs.isEmpty ? [] : batch.categories
+        batch.features.withUnsafeBufferPointer {
+            scorer.score($0.baseAddress!, rows: rows, categories: categories[...])
+        }
         metrics.scoringLatency.labels().observe((ContinuousClock.now - started).totalSeconds)
         metrics.batchSize.labels().observe(Double(rows))
 
@@ -61,7 +64,8 @@ extension Pipeline {
         let strongest = fired.max { $0.score < $1.score }!
         let headIndex = model.headIndex(strongest.head) ?? 0
         let top = attribution.topFeatures(
-            batch.features(of: row), head: headIndex, limit: settings.alertTopFeatures)
+            batch.features(of: row), category: item.category, head: headIndex,
+            limit: settings.alertTopFeatures)
         let alert = Alert(
             eventID: item.eventID, eventType: item.type, userID: item.userID,
             eventTimeMs: item.eventTimeMs,

@@ -16,6 +16,8 @@ final class ScoringBatch {
         let messageTimeMs: Int64?
         /// False while replaying events whose output was already delivered.
         let writesOutput: Bool
+        /// The click's category, for models whose behaviour heads take it as an input.
+        let category: String?
     }
 
     let width: Int
@@ -35,6 +37,9 @@ final class ScoringBatch {
     }
 
     var count: Int { items.count }
+
+    /// Each row's category, in row order.
+    var categories: [String?] { items.map(\.category) }
     var isFull: Bool { items.count == capacity }
 
     /// Lets `store` process `event` into the next row and records `item` for it.

@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// A fully connected layer, `y = x W + b`.
 ///
 /// Shapes: `x: [rows, inputs]`, `W: [inputs, outputs]`, `b: [outputs]`, `y: [rows, outputs]`,

@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// Multi-gate mixture of experts (Ma et al., KDD 2018): several expert towers share the
 /// input; each head has its own softmax gate that mixes the experts' outputs for each row.
 ///

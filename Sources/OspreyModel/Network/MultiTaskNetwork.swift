@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// A network that maps a batch of feature vectors to logits for several heads.
 ///
 /// Shapes: `x: [rows, inputWidth]`; head `h`'s logits `[rows, heads[h].width]`. The logits

@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// Hard parameter sharing: one bottom tower shared by every head, then one tower per head.
 ///
 /// `x: [rows, inputs] -> bottom (ReLU) -> [rows, hidden.last] -> tower_h -> logits_h`.

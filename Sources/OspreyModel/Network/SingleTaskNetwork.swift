@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// The comparison without sharing: an independent shared-bottom network for each head.
 ///
 /// Each head's network sees only its own gradient, and clipping treats each separately

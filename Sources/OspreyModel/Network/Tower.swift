@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// A stack of dense layers with ReLU between them: `widths = [in, h1, ..., out]`.
 ///
 /// The last layer is followed by a ReLU when `reluOnOutput` (a bottom or an expert, whose

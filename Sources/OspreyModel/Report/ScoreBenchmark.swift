@@ -1,3 +1,4 @@
+import OspreyCore
 import OspreyFeatures
 
 #if canImport(Glibc)

@@ -1,3 +1,5 @@
+import OspreyCore
+
 /// Mini-batch training of a multi-task network with masked per-head losses.
 ///
 /// Each step gathers a shuffled batch, runs the network forward, computes every head's loss

@@ -1,3 +1,4 @@
+import OspreyCore
 import OspreyFeatures
 
 /// The whole offline training recipe, from a labelled dataset to a calibrated model:
