@@ -61,49 +61,12 @@ func consumerConfiguration(_ broker: EmbeddedBroker, group: String) -> KafkaConf
 }
 
 /// Runs `kcat` with a timeout and returns its exit status and standard output.
+///
+/// - Throws: ``ProcessTimedOut`` when kcat runs longer than `timeout`.
 func runKcat(_ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(20))
     throws -> (status: Int32, output: Data, errors: String)
 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    let inputPipe = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    process.standardInput = inputPipe
-    let finished = DispatchSemaphore(value: 0)
-    process.terminationHandler = { _ in finished.signal() }
-    try process.run()
-    if let input { inputPipe.fileHandleForWriting.write(input) }
-    try inputPipe.fileHandleForWriting.close()
-    let collected = Shared(Data())
-    let reader = Thread {
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        collected.withLock { $0 = data }
-    }
-    reader.start()
-    let errorText = Shared("")
-    let errorReader = Thread {
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        errorText.withLock { $0 = String(decoding: data, as: UTF8.self) }
-    }
-    errorReader.start()
-    if finished.wait(timeout: .now() + timeout.totalSeconds) == .timedOut {
-        process.terminate()
-        finished.wait()
-        throw KcatTimedOut(arguments: arguments)
-    }
-    // The readers finish once the pipes reach end of file, right after the process exits.
-    _ = waitUntil(timeout: .seconds(5)) { !reader.isExecuting && reader.isFinished }
-    _ = waitUntil(timeout: .seconds(5)) { errorReader.isFinished }
-    return (process.terminationStatus, collected.value, errorText.value)
-}
-
-struct KcatTimedOut: Error, CustomStringConvertible {
-    let arguments: [String]
-    var description: String { "kcat timed out: " + arguments.joined(separator: " ") }
+    try runProgram("/usr/bin/kcat", arguments, input: input, timeout: timeout)
 }
 
 /// A thread started at once, whose result the test collects with ``join()``.
