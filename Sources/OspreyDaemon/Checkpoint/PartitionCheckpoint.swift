@@ -52,8 +52,8 @@ public struct PartitionCheckpoint {
 
     /// Reads a payload back; the store is built with `configuration`.
     ///
-    /// - Throws: ``CheckpointError/malformedPayload(path:reason:)`` naming `path` when the payload is
-    ///   not a partition checkpoint of this format, or its store snapshot is refused.
+    /// - Throws: ``CheckpointError/malformedPayload(path:reason:)`` naming `path` when the
+    ///   payload is not a partition checkpoint of this format, or its store snapshot is refused.
     public static func decode(
         _ bytes: [UInt8], path: String, configuration: FeatureConfiguration
     ) throws(CheckpointError) -> PartitionCheckpoint {

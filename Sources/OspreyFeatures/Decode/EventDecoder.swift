@@ -4,7 +4,8 @@ import CSimdjsonBridge
 ///
 /// Required: `type` (`click`, `order` or `label`), `event_id` (orders may use `order_id`),
 /// `user_id` (1 to 128 bytes), `ts` (RFC 3339 or epoch milliseconds); orders also `amount`;
-/// labels also `label` (`fraud` or `legit` for an order, `bot` or `human` for a click). Optional fields, when present and not null, must
+/// labels also `label` (`fraud` or `legit` for an order, `bot` or `human` for a click).
+/// Optional fields, when present and not null, must
 /// have their documented type. Unknown fields are ignored but must be valid JSON.
 ///
 /// After a successful ``decode(_:)``, ``text(of:)`` gives the message's string fields until

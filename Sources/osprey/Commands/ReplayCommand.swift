@@ -73,16 +73,15 @@ enum ReplayCommand: Command {
             if !arguments.flag("quiet"), ContinuousClock.now - lastProgress >= .seconds(1) {
                 lastProgress = .now
                 let share = Double(reader.bytesRead) / Double(max(1, reader.fileBytes))
-                printError(
-                    "replay: \(replay.events) events, \(replay.labels) labels (\(Int(share * 100))%)"
-                )
+                let percent = Int(share * 100)
+                printError("replay: \(replay.events) events, \(replay.labels) labels (\(percent)%)")
             }
         }
         for record in replay.remainingLabels() { try emit(record) }
         try sink.finish()
         printError(
-            "replay: \(replay.events) events, \(replay.labels) labels, \(replay.skipped) lines skipped"
-        )
+            "replay: \(replay.events) events, \(replay.labels) labels, "
+                + "\(replay.skipped) lines skipped")
         return ExitCode.success
     }
 }
