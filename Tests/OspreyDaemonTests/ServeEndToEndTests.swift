@@ -125,11 +125,11 @@ struct ServeEndToEndTests {
         let ts = #""ts":"2026-01-05T00:10:00Z""#
         let bad = [
             "junk\tnot json at all",
-            #"junk	{"type":"order","event_id":"b1","user_id":"u",\#(ts)}"#,
-            #"junk	{"type":"order","event_id":"b2","user_id":"u",\#(ts),"amount":NaN}"#,
-            #"junk	{"type":"click","event_id":"b3","user_id":"u","ts":"yesterday"}"#,
-            #"junk	{"type":"click","event_id":"b4","user_id":["x"],\#(ts)}"#,
-            #"junk	{"type":"click","event_id":"b5","user_id":"u",\#(ts),"pad":""#
+            #"junk\#t{"type":"order","event_id":"b1","user_id":"u",\#(ts)}"#,
+            #"junk\#t{"type":"order","event_id":"b2","user_id":"u",\#(ts),"amount":NaN}"#,
+            #"junk\#t{"type":"click","event_id":"b3","user_id":"u","ts":"yesterday"}"#,
+            #"junk\#t{"type":"click","event_id":"b4","user_id":["x"],\#(ts)}"#,
+            #"junk\#t{"type":"click","event_id":"b5","user_id":"u",\#(ts),"pad":""#
                 + String(repeating: "x", count: 70_000) + "\"}",
             "junk\t\u{1}\u{2}\u{7f}binary\u{fe}",
             "junk\t[1, 2, 3]",
