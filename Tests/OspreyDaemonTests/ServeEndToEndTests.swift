@@ -192,6 +192,26 @@ struct ServeEndToEndTests {
         }
         #expect(dead.split(separator: "\n").count == bad.count)
 
+        // The daemon's own /metrics passes promtool, and carries the names scripts rely on.
+        let exposition = try httpGet("http://\(address)/metrics")
+        for name in [
+            "osprey_events_consumed_total", "osprey_dead_letter_total", "osprey_alerts_total",
+            "osprey_model_version", "osprey_checkpoint_age_seconds",
+        ] {
+            #expect(exposition.contains("\n" + name), "no \(name) in /metrics")
+        }
+        let promtool = try runProgram(
+            "/usr/bin/promtool", ["check", "metrics"], input: Data(exposition.utf8))
+        #expect(promtool.status == 0, "promtool: \(promtool.errors)")
+        #expect(try httpGet("http://\(address)/readyz") == "ready\n")
+
+        // SIGHUP re-reads the thresholds.
+        try Self.writeConfig(config, servers: broker.servers, state: state, threshold: "0.5")
+        daemon.send(SIGHUP)
+        #expect(
+            daemon.waitForLine(inErrors: true) { $0.contains("msg=\"configuration reloaded\"") }
+                != nil)
+
         try daemon.errors.joined(separator: "\n").write(
             toFile: directory.appendingPathComponent("daemon.log").path, atomically: true,
             encoding: .utf8)
@@ -201,6 +221,18 @@ struct ServeEndToEndTests {
         #expect(daemon.errors.contains { $0.contains("msg=\"stopped cleanly\"") })
         let committed = try committedOffset(servers: broker.servers, group: "e2e", topic: "events")
         #expect(committed == Int64(input.count))
+
+        // A damaged checkpoint is refused with a log line, and the previous one is used.
+        let checkpoint = state + "/checkpoints/events-0"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: checkpoint)))
+        bytes[bytes.count / 2] ^= 0x5a
+        try Data(bytes).write(to: URL(fileURLWithPath: checkpoint))
+        let restarted = try Self.startDaemon(config: config)
+        defer { restarted.stop() }
+        #expect(restarted.errors.contains { $0.contains("msg=\"checkpoint refused\"") })
+        #expect(restarted.errors.contains { $0.contains("msg=\"partition restored\"") })
+        restarted.send(SIGTERM)
+        #expect(restarted.waitForExit(timeout: .seconds(15)) == 0)
     }
 
     func committedOffset(servers: String, group: String, topic: String) throws -> Int64? {
