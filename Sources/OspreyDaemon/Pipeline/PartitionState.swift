@@ -19,16 +19,22 @@ final class PartitionState {
     /// Events below this offset were already scored and their alerts delivered before a
     /// restart: they update the store again but write nothing.
     var outputFrom: Int64
+    /// `osprey_events_consumed_total` of this partition for clicks and for orders, looked up
+    /// once rather than per event (a lookup takes the family's lock).
+    let clicksConsumed: Counter
+    let ordersConsumed: Counter
 
     init(
         partition: Int32, store: FeatureStore, nextEventOffset: Int64, nextLabelOffset: Int64,
-        outputFrom: Int64
+        outputFrom: Int64, metrics: DaemonMetrics
     ) {
         self.partition = partition
         self.store = store
         self.nextEventOffset = nextEventOffset
         self.nextLabelOffset = nextLabelOffset
         self.outputFrom = outputFrom
+        clicksConsumed = metrics.eventsConsumed.labels("click", String(partition))
+        ordersConsumed = metrics.eventsConsumed.labels("order", String(partition))
     }
 }
 

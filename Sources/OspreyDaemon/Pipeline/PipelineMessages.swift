@@ -49,7 +49,7 @@ extension Pipeline {
             return
         }
         let type = event.kind == .click ? "click" : "order"
-        metrics.eventsConsumed.labels(type, String(message.partition)).increment()
+        (event.kind == .click ? state.clicksConsumed : state.ordersConsumed).increment()
         summary.events += 1
         let item = ScoringBatch.Item(
             partition: message.partition, offset: message.offset,

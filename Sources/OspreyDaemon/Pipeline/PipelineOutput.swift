@@ -18,6 +18,8 @@ extension Pipeline {
         metrics.batchSize.labels().observe(Double(rows))
 
         let heads = model.heads
+        let scoreHistograms = heads.map { metrics.scores.labels($0.name) }
+        let endToEnd = metrics.endToEndLatency.labels()
         let now = wallClockMilliseconds()
         for (row, item) in batch.items.enumerated() where item.writesOutput {
             var scores: [(head: String, score: HeadScore)] = []
@@ -28,7 +30,7 @@ extension Pipeline {
                     let probability = Double(values[row])
                     scores.append((head.name, .probability(probability)))
                     probabilities.append((head.name, probability))
-                    metrics.scores.labels(head.name).observe(probability)
+                    scoreHistograms[index].observe(probability)
                 } else {
                     let base = row * head.width
                     let classes = head.kind.classes.enumerated().map { position, label in
@@ -51,7 +53,7 @@ extension Pipeline {
                 metrics.alertsSuppressed.labels().increment()
             }
             if let sent = item.messageTimeMs {
-                metrics.endToEndLatency.labels().observe(Double(max(0, now - sent)) / 1000)
+                endToEnd.observe(Double(max(0, now - sent)) / 1000)
             }
         }
     }

@@ -53,7 +53,8 @@ extension Pipeline {
                 partitions[number] = PartitionState(
                     partition: number, store: checkpoint.store,
                     nextEventOffset: checkpoint.nextOffset,
-                    nextLabelOffset: checkpoint.nextLabelOffset, outputFrom: outputFrom)
+                    nextLabelOffset: checkpoint.nextLabelOffset, outputFrom: outputFrom,
+                    metrics: metrics)
                 seeks.append(
                     TopicPartitionOffset(
                         topic: settings.eventsTopic, partition: number,
@@ -74,7 +75,8 @@ extension Pipeline {
                 // No state: start empty from the group's position (or auto.offset.reset).
                 partitions[number] = PartitionState(
                     partition: number, store: try FeatureStore(configuration: featureConfiguration),
-                    nextEventOffset: 0, nextLabelOffset: -1, outputFrom: outputFrom)
+                    nextEventOffset: 0, nextLabelOffset: -1, outputFrom: outputFrom,
+                    metrics: metrics)
                 logger.info("partition starts without state", [.partition: .int(Int64(number))])
             }
         }
