@@ -102,13 +102,9 @@ public final class Daemon {
         configuration.bookFeatures = true
         let book = try FeatureStore(configuration: configuration).schema
         // A model trained on the handbook carries the book's 15 features: serve it with them.
+        let start = try catalog.startingPath(configuredPath: settings.modelPath)
         let expected: FeatureSchema
-        if let path = settings.modelPath,
-            let peek = try? Model.load(path: path, expecting: nil), peek.schema == book
-        {
-            expected = book
-        } else if settings.modelPath == nil, let newest = catalog.versions().last,
-            let peek = try? Model.load(path: catalog.path(of: newest), expecting: nil),
+        if let path = start?.path, let peek = try? Model.load(path: path, expecting: nil),
             peek.schema == book
         {
             expected = book
@@ -122,6 +118,14 @@ public final class Daemon {
         case .configured(let path), .newestInCatalog(let path):
             logger.info(
                 "model loaded", [.path: .string(path), .version: .string(model.version)])
+        case .chosen(let path):
+            logger.info(
+                "model loaded", [.path: .string(path), .version: .string(model.version)])
+            if let configured = settings.modelPath {
+                logger.warning(
+                    "model.path is not used: the serving choice names the model",
+                    [.path: .string(configured)])
+            }
         case .fresh:
             logger.warning(
                 "no model found: serving a freshly initialised, untrained model",

@@ -47,7 +47,10 @@ final class Pipeline {
     var summary = SummaryCounters()
     var lagByPartition: [Int32: Int64] = [:]
     var producerFailures = 0
-    let modelVersionNumber: Int
+    /// The version that scores the next batch; alerts and score records carry it.
+    var modelVersionNumber: Int
+    /// Follows `osprey model promote` and `rollback` (see ``ModelSwap``).
+    let modelSwap: ModelSwap
 
     init(
         settings: DaemonSettings, logger: Logger, metrics: DaemonMetrics,
@@ -73,6 +76,8 @@ final class Pipeline {
             configuration: featureConfiguration, logger: logger)
         lifecycle = Lifecycle(shutdownBudget: settings.shutdownTimeout)
         modelVersionNumber = Int(model.version) ?? 0
+        modelSwap = ModelSwap(
+            stateDirectory: settings.stateDirectory, registry: metrics.registry, logger: logger)
         metrics.modelVersion.labels().set(modelVersionNumber)
     }
 
@@ -98,6 +103,7 @@ final class Pipeline {
             try scoreBatch()
             for event in events { try handle(event) }
             try servePeriodicWork()
+            swapModelIfChosen()
         }
     }
 
