@@ -106,9 +106,28 @@ public struct ModelVersions: Sendable {
             if let serving, serving != version { previous.append(serving) }
             let chosen = ServingChoice(
                 version: version, previous: previous, changedAt: Self.now())
-            try record(chosen, action: "promote", from: serving, reason: reason, model: candidate)
+            try record(
+                chosen, action: "promote", from: serving, reason: reason,
+                metrics: Self.metricsText(candidate.metrics))
             let removed = prune(keep: keep, choice: chosen, parent: Int(candidate.parentVersion))
             return Change(from: serving, to: version, removed: removed)
+        }
+    }
+
+    /// Records `version` as the serving choice when none was made yet. The daemon does so at
+    /// start when it serves a version of the catalog, so that a later promotion knows what
+    /// served before it even when newer files have appeared since.
+    ///
+    /// - Returns: whether the choice was written.
+    /// - Throws: ``ModelVersionError`` when the directory cannot be locked or written.
+    public func chooseIfUnchosen(_ version: Int, reason: String) throws(ModelVersionError)
+        -> Bool
+    {
+        try locked { () throws(ModelVersionError) -> Bool in
+            guard try choice() == nil else { return false }
+            let chosen = ServingChoice(version: version, previous: [], changedAt: Self.now())
+            try record(chosen, action: "start", from: nil, reason: reason, metrics: "")
+            return true
         }
     }
 
@@ -126,7 +145,8 @@ public struct ModelVersions: Sendable {
             let chosen = ServingChoice(
                 version: target, previous: current.previous.dropLast(), changedAt: Self.now())
             try record(
-                chosen, action: "rollback", from: current.version, reason: reason, model: model)
+                chosen, action: "rollback", from: current.version, reason: reason,
+                metrics: Self.metricsText(model.metrics))
             let removed = prune(keep: keep, choice: chosen, parent: Int(model.parentVersion))
             return Change(from: current.version, to: target, removed: removed)
         }
@@ -146,14 +166,14 @@ public struct ModelVersions: Sendable {
     }
 
     private func record(
-        _ chosen: ServingChoice, action: String, from: Int?, reason: String, model: Model
+        _ chosen: ServingChoice, action: String, from: Int?, reason: String, metrics: String
     ) throws(ModelVersionError) {
         do {
             try writeFileAtomically(chosen.encoded(), to: choicePath)
             try history.append(
                 ModelHistory.Entry(
                     at: chosen.changedAt, action: action, from: from, to: chosen.version,
-                    reason: reason, metrics: Self.metricsText(model.metrics)))
+                    reason: reason, metrics: metrics))
         } catch {
             throw .file(error)
         }

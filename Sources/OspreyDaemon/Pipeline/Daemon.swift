@@ -131,7 +131,28 @@ public final class Daemon {
                 "no model found: serving a freshly initialised, untrained model",
                 [.path: .string(catalog.path(of: 1))])
         }
+        rememberServingChoice(model, origin: origin, catalog: catalog)
         return (model, configuration)
+    }
+
+    /// Makes the version served at start the explicit serving choice when none was made, so
+    /// that `osprey model rollback` can return to it after a promotion.
+    private func rememberServingChoice(
+        _ model: Model, origin: ModelOrigin, catalog: ModelCatalog
+    ) {
+        switch origin {
+        case .chosen, .configured: return
+        case .newestInCatalog, .fresh: break
+        }
+        guard let version = Int(model.version) else { return }
+        do {
+            _ = try ModelVersions(catalog: catalog).chooseIfUnchosen(
+                version, reason: "served at start")
+        } catch {
+            logger.warning(
+                "serving choice not written; promotions will not know what served before",
+                [.error: .string("\(error)")])
+        }
     }
 
     private func makePipeline(

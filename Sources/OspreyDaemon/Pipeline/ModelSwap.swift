@@ -97,8 +97,8 @@ final class ModelSwap {
         refusals = registry.counter(
             "osprey_model_swaps_refused_total",
             help: "Serving choices the daemon did not swap to, by reason.", labels: ["reason"])
-        // The choice as it is at start was already applied by the daemon's model loading.
-        seen = FileStamp(path: versions.choicePath)
+        // `seen` starts empty: the first check reads the choice and compares it with the
+        // serving version, so a promotion made while the daemon started is not missed.
     }
 
     /// A replacement to install now, or nil; checks the choice file when it is due.
