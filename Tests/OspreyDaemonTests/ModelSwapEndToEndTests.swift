@@ -236,6 +236,7 @@ struct ModelSwapEndToEndTests {
 
         let scrape = MetricsScrape(text: try httpGet("http://\(address)/metrics"))
         #expect(scrape.total("osprey_model_version") == 1)
+        #expect(scrape.total("osprey_model_swaps_total") == 2)
         #expect(
             scrape.total("osprey_model_swaps_refused_total", matching: ["reason": "schema"]) == 1)
         #expect(

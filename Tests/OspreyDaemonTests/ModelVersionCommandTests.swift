@@ -92,6 +92,15 @@ import Testing
         #expect(history.map(\.to) == [1, 2, 1, 2])
         #expect(history.last?.reason == "oops")
         #expect(history[1].metrics == "fraud.auc_roc=0.91")
+
+        // A damaged choice is reported, and a promotion replaces it.
+        try "version two\n".write(
+            toFile: state + "/models/serving", atomically: true, encoding: .utf8)
+        let damaged = try Self.osprey(["model", "list", "--state-dir", state])
+        #expect(damaged.status == 1)
+        #expect(damaged.error.contains("models/serving is damaged: 'version two' names no version"))
+        #expect(try Self.osprey(["model", "promote", "1", "--state-dir", state]).status == 0)
+        #expect(try Self.serving(state).hasPrefix("version 1\nprevious\n"))
     }
 
     @Test func inspectPrintsTheHeaderAndADamagedVersionIsRefused() throws {

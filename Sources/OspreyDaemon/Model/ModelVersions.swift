@@ -94,8 +94,18 @@ public struct ModelVersions: Sendable {
     {
         try locked { () throws(ModelVersionError) -> Change in
             let candidate = try load(version)
-            let current = try choice()
-            let serving = current?.version ?? catalog.versions().last
+            // A damaged choice is replaced: promoting is how an operator repairs it. What
+            // serves is unknown then, so there is no schema to compare with here; a running
+            // daemon still refuses a version of another schema when it swaps.
+            let current: ServingChoice?
+            let serving: Int?
+            do throws(ModelVersionError) {
+                current = try choice()
+                serving = current?.version ?? catalog.versions().last
+            } catch .damagedChoice {
+                current = nil
+                serving = nil
+            }
             if let current, current.version == version {
                 return Change(from: version, to: version, removed: [])
             }

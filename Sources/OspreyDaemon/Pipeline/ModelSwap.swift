@@ -80,6 +80,7 @@ final class ModelSwap {
     private let versions: ModelVersions
     private let interval: Duration
     private let logger: Logger
+    private let swaps: Family<Counter>
     private let refusals: Family<Counter>
     private let handoff = Handoff()
     private var loader: JoinableThread?
@@ -94,6 +95,8 @@ final class ModelSwap {
         versions = ModelVersions(stateDirectory: stateDirectory)
         self.interval = interval
         self.logger = logger
+        swaps = registry.counter(
+            "osprey_model_swaps_total", help: "Serving model replaced while running.")
         refusals = registry.counter(
             "osprey_model_swaps_refused_total",
             help: "Serving choices the daemon did not swap to, by reason.", labels: ["reason"])
@@ -111,6 +114,7 @@ final class ModelSwap {
             loader = nil
             switch outcome {
             case .ready(let replacement):
+                swaps.labels().increment()
                 return replacement
             case .refused(let version, let reason, let detail):
                 refuse(version: version, reason: reason, detail: detail)
