@@ -202,6 +202,24 @@ struct ModelSwapEndToEndTests {
         try checkRefusals(daemon: daemon, state: state, catalog: catalog)
         daemon.send(SIGTERM)
         #expect(daemon.waitForExit(timeout: .seconds(15)) == 0)
+
+        // The choice survives a restart: a stopped daemon's directory, promoted, starts with it.
+        // A new consumer group does not wait for the old member's session to expire; the
+        // partition's state comes from its checkpoint all the same.
+        let text = try String(contentsOfFile: config, encoding: .utf8)
+        try text.replacingOccurrences(of: "group.id = swap", with: "group.id = swap-restart")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let repaired = try runProgram(
+            TestEnvironment.ospreyBinary.path, ["model", "promote", "2", "--state-dir", state])
+        #expect(repaired.status == 0, "\(repaired.errors)")
+        let restarted = try ServeEndToEndTests.startDaemon(config: config)
+        defer { restarted.stop() }
+        #expect(
+            restarted.errors.contains {
+                $0.contains("msg=\"model loaded\"") && $0.hasSuffix(" version=2")
+            }, "\(restarted.errors.prefix(10))")
+        restarted.send(SIGTERM)
+        #expect(restarted.waitForExit(timeout: .seconds(15)) == 0)
         try? FileManager.default.removeItem(at: directory)
     }
 
