@@ -40,7 +40,9 @@ public struct ModelCatalog: Sendable {
             + digits + ".safetensors"
     }
 
-    /// Saves `model` as `version` (written to a temporary file, then renamed into place).
+    /// Saves `model` as `version` with ``writeFileAtomically(_:to:)`` (a temporary file,
+    /// fsynced, renamed into place), so that a daemon loading it sees the whole file or none,
+    /// and a crash never leaves a version half-written.
     ///
     /// - Throws: ``ModelError`` when the directory or the file cannot be written.
     public func install(_ model: Model, as version: Int) throws(ModelError) {
@@ -49,7 +51,12 @@ public struct ModelCatalog: Sendable {
             throw .io(path: directory, reason: String(cString: strerror(code)))
         }
         model.version = String(version)
-        try model.save(to: path(of: version))
+        let path = path(of: version)
+        do {
+            try writeFileAtomically(model.encoded(), to: path)
+        } catch {
+            throw .io(path: path, reason: "\(error)")
+        }
     }
 }
 
