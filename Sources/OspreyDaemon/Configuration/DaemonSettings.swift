@@ -27,7 +27,8 @@ public struct DaemonSettings: Sendable {
     /// The optional per-event score topic; nil when off.
     public var scoresTopic: String?
     public var stateDirectory: String
-    /// The model file to start from; nil means the newest version in the state directory.
+    /// The model file to start from when no version was chosen (see ``ServingChoice``); nil
+    /// means the newest version in the state directory.
     public var modelPath: String?
     /// How many model versions promotions keep on disk (see ``ModelVersions``).
     public var keepModelVersions: Int

@@ -115,13 +115,10 @@ public final class Daemon {
         let (model, origin) = try catalog.startingModel(
             configuredPath: settings.modelPath, schema: expected)
         switch origin {
-        case .configured(let path), .newestInCatalog(let path):
+        case .configured(let path), .newestInCatalog(let path), .chosen(let path):
             logger.info(
                 "model loaded", [.path: .string(path), .version: .string(model.version)])
-        case .chosen(let path):
-            logger.info(
-                "model loaded", [.path: .string(path), .version: .string(model.version)])
-            if let configured = settings.modelPath {
+            if case .chosen = origin, let configured = settings.modelPath {
                 logger.warning(
                     "model.path is not used: the serving choice names the model",
                     [.path: .string(configured)])
