@@ -64,7 +64,7 @@ import Testing
         list = try Self.osprey(["model", "list", "--state-dir", state])
         #expect(list.output.contains("version 1 serves, chosen at "))
         #expect(list.output.contains("a rollback returns to version 2"))
-        #expect(list.output.contains("  promote  2 -> 1  back to basics"), "\(list.output)")
+        #expect(list.output.contains("  promote   2 -> 1  back to basics"), "\(list.output)")
 
         // Another schema is refused, and nothing changes.
         try Self.install(3, in: state, schema: FeatureSchema(names: ["a", "b"]))

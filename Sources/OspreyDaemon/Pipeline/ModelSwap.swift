@@ -17,7 +17,9 @@ import Synchronization
 /// pipeline goes on consuming and scoring with the old model meanwhile. At the pipeline's next
 /// turn after the load, with the batch empty, ``Pipeline/swapModelIfChosen()`` replaces
 /// model, scorer and attribution in three assignments on the pipeline thread, and every
-/// alert and score record from then on carries the new version.
+/// alert and score record from then on carries the new version. The log line `model swapped`
+/// gives the old and new versions and the loader's time (`duration_ms`), which the pipeline
+/// did not wait for.
 ///
 /// Why the scorer never sees a half-written model: the choice file and the model files are
 /// only ever replaced by renaming a complete, fsynced file into place, so the loader reads a
@@ -41,12 +43,15 @@ final class ModelSwap {
         let model: Model
         let scorer: Scorer
         let attribution: Attribution
+        /// How long the loader thread took to read, check and prepare it.
+        let loadDuration: Duration
 
-        init(version: Int, model: Model, capacity: Int) {
+        init(version: Int, model: Model, capacity: Int, started: ContinuousClock.Instant) {
             self.version = version
             self.model = model
             scorer = Scorer(model: model, capacity: capacity)
             attribution = Attribution(model: model)
+            loadDuration = ContinuousClock.now - started
         }
     }
 
@@ -151,6 +156,7 @@ final class ModelSwap {
     private static func load(
         _ version: Int, from versions: ModelVersions, schema: FeatureSchema, capacity: Int
     ) -> Outcome {
+        let started = ContinuousClock.now
         let model: Model
         do {
             model = try versions.load(version)
@@ -166,7 +172,8 @@ final class ModelSwap {
                 detail: "feature schema \(model.schema.hash) (\(model.schema.count) features) "
                     + "differs from the serving \(schema.hash) (\(schema.count) features)")
         }
-        return .ready(Replacement(version: version, model: model, capacity: capacity))
+        return .ready(
+            Replacement(version: version, model: model, capacity: capacity, started: started))
     }
 
     private func refuse(version: Int, reason: String, detail: String) {
@@ -196,6 +203,9 @@ extension Pipeline {
         metrics.modelVersion.labels().set(replacement.version)
         logger.notice(
             "model swapped",
-            [.oldVersion: .int(Int64(old)), .version: .int(Int64(replacement.version))])
+            [
+                .oldVersion: .int(Int64(old)), .version: .int(Int64(replacement.version)),
+                .durationMs: .int(replacement.loadDuration.totalMilliseconds),
+            ])
     }
 }

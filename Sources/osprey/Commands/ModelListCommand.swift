@@ -60,7 +60,8 @@ enum ModelListCommand: Command {
         for entry in history {
             let from = entry.from.map(String.init) ?? "-"
             let reason = entry.reason.isEmpty ? "" : "  " + entry.reason
-            print("  \(entry.at)  \(entry.action)  \(from) -> \(entry.to)\(reason)")
+            let action = ModelCommandSupport.pad(entry.action, 8, left: true)
+            print("  \(entry.at)  \(action)  \(from) -> \(entry.to)\(reason)")
         }
         return ExitCode.success
     }
