@@ -18,6 +18,7 @@ let commandTable: [any Command.Type] = [
     BenchKafkaCommand.self,
     BenchFeaturesCommand.self,
     BenchScoreCommand.self,
+    BenchPipelineCommand.self,
     StatsCommand.self,
     CheckConfigCommand.self,
 ]

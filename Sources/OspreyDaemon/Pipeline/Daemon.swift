@@ -65,6 +65,9 @@ public final class Daemon {
         }
         defer { withExtendedLifetime(broker) {} }
 
+        // Micro-batches are small products: one OpenBLAS thread scores them fastest, and
+        // leaves the other core to librdkafka's threads instead of spinning in sched_yield.
+        OpenBLAS.setThreadCount(OpenBLAS.defaultThreadCount)
         let (model, featureConfiguration) = try loadModel()
         let pipeline = try makePipeline(
             kafka: kafka, metrics: metrics, notifier: notifier, model: model,

@@ -47,6 +47,9 @@ final class Pipeline {
     var summary = SummaryCounters()
     var lagByPartition: [Int32: Int64] = [:]
     var producerFailures = 0
+    /// Whether an exactly_once transaction is open (begun by the first output after a
+    /// checkpoint).
+    var transactionOpen = false
     /// The version that scores the next batch; alerts and score records carry it.
     var modelVersionNumber: Int
     /// Follows `osprey model promote` and `rollback` (see ``ModelSwap``).
@@ -84,6 +87,7 @@ final class Pipeline {
     /// Runs until the lifecycle says to exit; returns the exit code.
     func run() throws -> Int32 {
         try checkpoints.prepare()
+        try prepareDelivery()
         try consumer.subscribe(topics: [settings.eventsTopic, settings.labelsTopic])
         logger.info(
             "pipeline started",

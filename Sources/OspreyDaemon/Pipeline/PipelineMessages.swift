@@ -92,6 +92,7 @@ extension Pipeline {
             headers.append(KafkaHeader(name: "osprey.field", text: field))
         }
         do {
+            try joinTransaction()
             try producer.send(
                 topic: settings.deadLetterTopic, key: message.key, value: message.value,
                 headers: headers)

@@ -82,6 +82,7 @@ extension Pipeline {
 
     private func send(topic: String, key: String, value: [UInt8]) {
         do {
+            try joinTransaction()
             try producer.send(topic: topic, key: Array(key.utf8), value: value)
         } catch {
             producerFailed(error)

@@ -19,7 +19,11 @@ extension Pipeline {
             }
         case .revoked:
             try scoreBatch()
-            let revoked = numbers.compactMap { partitions[$0] }
+            // Under exactly_once a checkpoint commits the one open transaction, which holds the
+            // outputs of every partition: all their offsets go with it.
+            let revoked =
+                settings.guarantee == .exactlyOnce
+                ? Array(partitions.values) : numbers.compactMap { partitions[$0] }
             if !revoked.isEmpty { try checkpoint(revoked, flushBudget: settings.shutdownTimeout) }
             for number in numbers { partitions[number] = nil }
         case .lost:
@@ -83,18 +87,16 @@ extension Pipeline {
         try checkpoint(Array(partitions.values), flushBudget: flushBudget)
     }
 
-    /// Flushes the producer, writes the partitions' checkpoints, then commits their offsets.
+    /// Makes the outputs durable, writes the partitions' checkpoints and commits their offsets,
+    /// in the order the processing guarantee needs (see `PipelineDelivery.swift`).
     ///
     /// - Throws: when the producer cannot deliver within `flushBudget`; no checkpoint is
     ///   written then, so nothing is marked done that was not delivered.
     func checkpoint(_ states: [PartitionState], flushBudget: Duration) throws {
         let started = ContinuousClock.now
-        try producer.flush(timeout: flushBudget)
+        let ordered = states.sorted { $0.partition < $1.partition }
         var offsets: [TopicPartitionOffset] = []
-        var bytes = 0
-        for state in states.sorted(by: { $0.partition < $1.partition }) {
-            bytes += try checkpoints.save(state, modelVersion: model.version)
-            metrics.checkpointsWritten.labels().increment()
+        for state in ordered {
             offsets.append(
                 TopicPartitionOffset(
                     topic: settings.eventsTopic, partition: state.partition,
@@ -105,9 +107,15 @@ extension Pipeline {
                         topic: settings.labelsTopic, partition: state.partition,
                         offset: .exactly(state.nextLabelOffset)))
             }
-            state.outputFrom = max(state.outputFrom, state.nextEventOffset)
         }
-        if !offsets.isEmpty { try consumer.commit(offsets) }
+        var bytes = 0
+        try commitOutputs(offsets, budget: flushBudget) {
+            for state in ordered {
+                bytes += try checkpoints.save(state, modelVersion: model.version)
+                metrics.checkpointsWritten.labels().increment()
+            }
+        }
+        for state in ordered { state.outputFrom = max(state.outputFrom, state.nextEventOffset) }
         lastCheckpoint = .now
         let duration = ContinuousClock.now - started
         metrics.checkpointDuration.labels().observe(duration.totalSeconds)
@@ -126,6 +134,8 @@ extension Pipeline {
         if now - lastCheckpoint >= settings.checkpointInterval, !partitions.isEmpty {
             do {
                 try checkpointAll(flushBudget: settings.checkpointInterval)
+            } catch let error as DeliveryError {
+                throw error
             } catch {
                 logger.error("checkpoint failed; retrying later", [.error: .string("\(error)")])
                 lastCheckpoint = now

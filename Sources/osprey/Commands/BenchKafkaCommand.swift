@@ -120,6 +120,10 @@ struct BenchFigures {
     let events: Int
     let bytes: Int
     let seconds: Double
+    /// CPU time used meanwhile (all threads of the measured process), when it was taken.
+    var cpuSeconds: Double? = nil
+
+    var eventsPerCPUSecond: Double? { cpuSeconds.map { Double(events) / max($0, 0.001) } }
 
     var eventsPerSecond: Double { Double(events) / seconds }
     var megabytesPerSecond: Double { Double(bytes) / seconds / 1_000_000 }
@@ -354,5 +358,5 @@ enum BenchTable {
 /// The benchmark could not measure what it set out to.
 struct BenchFailure: Error, CustomStringConvertible {
     let message: String
-    var description: String { "bench kafka: " + message }
+    var description: String { "bench: " + message }
 }
