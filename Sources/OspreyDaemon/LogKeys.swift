@@ -11,4 +11,5 @@ extension LogKey {
     public static let instance: LogKey = "instance"
     public static let listen: LogKey = "listen"
     public static let guarantee: LogKey = "guarantee"
+    public static let oldVersion: LogKey = "old_version"
 }

@@ -27,8 +27,11 @@ public struct DaemonSettings: Sendable {
     /// The optional per-event score topic; nil when off.
     public var scoresTopic: String?
     public var stateDirectory: String
-    /// The model file to start from; nil means the newest version in the state directory.
+    /// The model file to start from when no version was chosen (see ``ServingChoice``); nil
+    /// means the newest version in the state directory.
     public var modelPath: String?
+    /// How many model versions promotions keep on disk (see ``ModelVersions``).
+    public var keepModelVersions: Int
     public var guarantee: ProcessingGuarantee
     public var checkpointInterval: Duration
     /// Per-head thresholds above which a head fires; a head missing here never fires.
@@ -86,6 +89,7 @@ public struct DaemonSettings: Sendable {
         stateDirectory = entry("state.dir").value
         let model = entry("model.path").value
         modelPath = model.isEmpty ? nil : model
+        keepModelVersions = try entry("model.keep_versions").int(in: 1...10_000)
         guarantee = ProcessingGuarantee(
             rawValue: try entry("processing.guarantee").choice(
                 ProcessingGuarantee.allCases.map(\.rawValue)))!

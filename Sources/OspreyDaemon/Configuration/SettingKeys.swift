@@ -34,7 +34,12 @@ extension DaemonSettings {
         SettingKey(
             "model.path", "",
             "Model file to start from; empty means the newest version in state.dir, or a fresh"
-                + " model (which the log says) when there is none."),
+                + " model (which the log says) when there is none. Once a version has been"
+                + " promoted (osprey model promote), the serving choice in state.dir wins."),
+        SettingKey(
+            "model.keep_versions", "10",
+            "How many model versions to keep in state.dir; the serving one, its parent and the"
+                + " version a rollback returns to are always kept."),
         SettingKey(
             "processing.guarantee", "at_least_once",
             "at_least_once (alerts may repeat after a crash, with the same alert_id) or"

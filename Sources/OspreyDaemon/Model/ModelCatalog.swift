@@ -40,7 +40,9 @@ public struct ModelCatalog: Sendable {
             + digits + ".safetensors"
     }
 
-    /// Saves `model` as `version` (written to a temporary file, then renamed into place).
+    /// Saves `model` as `version` with ``writeFileAtomically(_:to:)`` (a temporary file,
+    /// fsynced, renamed into place), so that a daemon loading it sees the whole file or none,
+    /// and a crash never leaves a version half-written.
     ///
     /// - Throws: ``ModelError`` when the directory or the file cannot be written.
     public func install(_ model: Model, as version: Int) throws(ModelError) {
@@ -49,44 +51,76 @@ public struct ModelCatalog: Sendable {
             throw .io(path: directory, reason: String(cString: strerror(code)))
         }
         model.version = String(version)
-        try model.save(to: path(of: version))
+        let path = path(of: version)
+        do {
+            try writeFileAtomically(model.encoded(), to: path)
+        } catch {
+            throw .io(path: path, reason: "\(error)")
+        }
     }
 }
 
 /// Where the serving model came from, for the log.
 public enum ModelOrigin: Sendable, Equatable {
+    /// The serving choice (`STATE/models/serving`) names it.
+    case chosen(path: String)
     case configured(path: String)
     case newestInCatalog(path: String)
     case fresh
 }
 
 extension ModelCatalog {
-    /// The model the daemon starts with: `model.path` when set, else the newest version in the
-    /// catalog, else a freshly initialised model for `schema`, saved as version 1.
+    /// The file the daemon starts with and why: the version the serving choice names, else
+    /// `model.path` when set, else the newest version; nil when there is none of them.
+    ///
+    /// - Throws: ``ModelVersionError`` when the serving choice exists but is damaged.
+    public func startingPath(configuredPath: String?) throws(ModelVersionError)
+        -> (path: String, origin: ModelOrigin)?
+    {
+        if let chosen = try ModelVersions(catalog: self).choice() {
+            let path = path(of: chosen.version)
+            return (path, .chosen(path: path))
+        }
+        if let configuredPath { return (configuredPath, .configured(path: configuredPath)) }
+        if let newest = self.versions().last {
+            let path = path(of: newest)
+            return (path, .newestInCatalog(path: path))
+        }
+        return nil
+    }
+
+    /// The model the daemon starts with (see ``startingPath(configuredPath:)``), else a freshly
+    /// initialised model for `schema`, saved as version 1. A model from the catalog takes its
+    /// version from its file name.
     ///
     /// - Throws: ``ModelError`` when a file exists but cannot be loaded, or was trained on
-    ///   another feature schema: a daemon never silently falls back to a blank model.
-    public func startingModel(configuredPath: String?, schema: FeatureSchema) throws(ModelError)
+    ///   another feature schema: a daemon never silently falls back to a blank model;
+    ///   ``ModelVersionError`` when the serving choice is damaged.
+    public func startingModel(configuredPath: String?, schema: FeatureSchema) throws
         -> (Model, ModelOrigin)
     {
-        if let configuredPath {
-            return (
-                try Model.load(path: configuredPath, expecting: schema),
-                .configured(path: configuredPath)
-            )
+        guard let (path, origin) = try startingPath(configuredPath: configuredPath) else {
+            let model = ModelCatalog.freshModel(schema: schema)
+            try install(model, as: 1)
+            return (model, .fresh)
         }
-        if let newest = versions().last {
-            let path = path(of: newest)
-            return (try Model.load(path: path, expecting: schema), .newestInCatalog(path: path))
-        }
-        let model = ModelCatalog.freshModel(schema: schema)
-        try install(model, as: 1)
-        return (model, .fresh)
+        let model = try Model.load(path: path, expecting: schema)
+        if case .configured = origin { return (model, origin) }
+        if let number = version(ofPath: path) { model.version = String(number) }
+        return (model, origin)
+    }
+
+    /// The version number in a catalog file's name, or nil for another name.
+    public func version(ofPath path: String) -> Int? {
+        let name = path.split(separator: "/").last ?? ""
+        guard name.hasPrefix("model-"), name.hasSuffix(".safetensors") else { return nil }
+        return Int(name.dropFirst("model-".count).dropLast(".safetensors".count))
     }
 
     /// An untrained multi-task model with every head DESIGN.md names but `interest` (whose
     /// classes come from the data): its scores mean nothing until it is trained.
-    public static func freshModel(schema: FeatureSchema) -> Model {
+    /// `seed` draws the initial weights; models of different seeds score differently.
+    public static func freshModel(schema: FeatureSchema, seed: UInt64 = 1) -> Model {
         let heads = [
             HeadSpec(name: "fraud", kind: .sigmoid),
             HeadSpec(
@@ -97,7 +131,7 @@ extension ModelCatalog {
         ]
         let shape = NetworkShape()
         let network = makeNetwork(
-            .mmoe, inputs: schema.count, heads: heads, shape: shape, seed: 1, as: Float.self)
+            .mmoe, inputs: schema.count, heads: heads, shape: shape, seed: seed, as: Float.self)
         // Counts, amounts and ages span many orders of magnitude; log1p keeps an untrained
         // network out of saturation, so its scores at least spread.
         let width = schema.count

@@ -105,13 +105,9 @@ public final class Daemon {
         configuration.bookFeatures = true
         let book = try FeatureStore(configuration: configuration).schema
         // A model trained on the handbook carries the book's 15 features: serve it with them.
+        let start = try catalog.startingPath(configuredPath: settings.modelPath)
         let expected: FeatureSchema
-        if let path = settings.modelPath,
-            let peek = try? Model.load(path: path, expecting: nil), peek.schema == book
-        {
-            expected = book
-        } else if settings.modelPath == nil, let newest = catalog.versions().last,
-            let peek = try? Model.load(path: catalog.path(of: newest), expecting: nil),
+        if let path = start?.path, let peek = try? Model.load(path: path, expecting: nil),
             peek.schema == book
         {
             expected = book
@@ -122,15 +118,41 @@ public final class Daemon {
         let (model, origin) = try catalog.startingModel(
             configuredPath: settings.modelPath, schema: expected)
         switch origin {
-        case .configured(let path), .newestInCatalog(let path):
+        case .configured(let path), .newestInCatalog(let path), .chosen(let path):
             logger.info(
                 "model loaded", [.path: .string(path), .version: .string(model.version)])
+            if case .chosen = origin, let configured = settings.modelPath {
+                logger.warning(
+                    "model.path is not used: the serving choice names the model",
+                    [.path: .string(configured)])
+            }
         case .fresh:
             logger.warning(
                 "no model found: serving a freshly initialised, untrained model",
                 [.path: .string(catalog.path(of: 1))])
         }
+        rememberServingChoice(model, origin: origin, catalog: catalog)
         return (model, configuration)
+    }
+
+    /// Makes the version served at start the explicit serving choice when none was made, so
+    /// that `osprey model rollback` can return to it after a promotion.
+    private func rememberServingChoice(
+        _ model: Model, origin: ModelOrigin, catalog: ModelCatalog
+    ) {
+        switch origin {
+        case .chosen, .configured: return
+        case .newestInCatalog, .fresh: break
+        }
+        guard let version = Int(model.version) else { return }
+        do {
+            _ = try ModelVersions(catalog: catalog).chooseIfUnchosen(
+                version, reason: "served at start")
+        } catch {
+            logger.warning(
+                "serving choice not written; promotions will not know what served before",
+                [.error: .string("\(error)")])
+        }
     }
 
     private func makePipeline(

@@ -50,7 +50,10 @@ final class Pipeline {
     /// Whether an exactly_once transaction is open (begun by the first output after a
     /// checkpoint).
     var transactionOpen = false
-    let modelVersionNumber: Int
+    /// The version that scores the next batch; alerts and score records carry it.
+    var modelVersionNumber: Int
+    /// Follows `osprey model promote` and `rollback` (see ``ModelSwap``).
+    let modelSwap: ModelSwap
 
     init(
         settings: DaemonSettings, logger: Logger, metrics: DaemonMetrics,
@@ -76,6 +79,8 @@ final class Pipeline {
             configuration: featureConfiguration, logger: logger)
         lifecycle = Lifecycle(shutdownBudget: settings.shutdownTimeout)
         modelVersionNumber = Int(model.version) ?? 0
+        modelSwap = ModelSwap(
+            stateDirectory: settings.stateDirectory, registry: metrics.registry, logger: logger)
         metrics.modelVersion.labels().set(modelVersionNumber)
     }
 
@@ -102,6 +107,7 @@ final class Pipeline {
             try scoreBatch()
             for event in events { try handle(event) }
             try servePeriodicWork()
+            swapModelIfChosen()
         }
     }
 

@@ -41,8 +41,9 @@ import OspreyCore
 /// - `training.threads` [`1`]: OpenBLAS threads while training.
 ///
 /// Unknown `model.*` keys and unknown `training.*` keys of this list's forms are errors that
-/// name the key; `training.enabled`, `training.interval` and `model.path` belong to the
-/// daemon and are ignored here, as is every key outside these two prefixes.
+/// name the key; `training.enabled`, `training.interval`, `model.path` and
+/// `model.keep_versions` belong to the daemon and are ignored here, as is every key outside
+/// these two prefixes.
 public struct ModelConfiguration: Sendable, Equatable {
     public enum Calibration: String, Sendable { case platt, temperature, none }
 
@@ -179,7 +180,7 @@ public struct ModelConfiguration: Sendable, Equatable {
             case "training.focal_gamma": focalGamma = try number(0...10)
             case "training.validation_fraction": validationFraction = try number(0.01...0.9)
             case "training.threads": threads = try integer(1...256)
-            case "training.enabled", "training.interval", "model.path":
+            case "training.enabled", "training.interval", "model.path", "model.keep_versions":
                 continue
             case let key where key.hasPrefix("model.") || key.hasPrefix("training."):
                 let place = lines[key].map { " (line \($0))" } ?? ""
