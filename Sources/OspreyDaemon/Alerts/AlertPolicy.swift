@@ -1,5 +1,10 @@
-/// Decides which heads fire for a scored event: each head whose probability is above its
-/// threshold, subject to an optional budget of alerts per hour of event time.
+/// Decides which heads fire for a scored event: each head that judges events of its type and
+/// whose probability is above its threshold, subject to an optional budget of alerts per hour
+/// of event time.
+///
+/// A head judges only the events its label is about (``judges(head:eventType:)``): `fraud`
+/// orders, `purchase` clicks, `bot` both. Every head is still scored and reported for every
+/// event; a click's fraud score simply never fires.
 ///
 /// The budget counts alerts in fixed hours of event time (00:00-01:00, ...), so a replay of
 /// the same events spends it the same way. Once an hour's budget is spent, further alerts in
@@ -29,16 +34,31 @@ public struct AlertPolicy: Sendable {
         self.thresholds = thresholds
     }
 
+    /// Whether `head` judges events of `eventType` (`click` or `order`): the fraud head is
+    /// trained on orders' labels and the purchase head on clicks', so only those may fire it.
+    public static func judges(head: String, eventType: String) -> Bool {
+        switch head {
+        case "fraud", "fraud_type": eventType == "order"
+        case "purchase", "interest": eventType == "click"
+        default: true
+        }
+    }
+
     /// The heads that fire for these probabilities, in `probabilities`' order; empty when none
-    /// passes its threshold or the hour's budget is spent.
+    /// judging `eventType` passes its threshold, or the hour's budget is spent.
     ///
-    /// - Parameter eventTimeMs: the event's time, which picks the budget's hour.
+    /// - Parameters:
+    ///   - eventType: `click` or `order`; see ``judges(head:eventType:)``.
+    ///   - eventTimeMs: the event's time, which picks the budget's hour.
     public mutating func decide(
-        probabilities: [(head: String, probability: Double)], eventTimeMs: Int64
+        probabilities: [(head: String, probability: Double)], eventType: String,
+        eventTimeMs: Int64
     ) -> [FiredHead] {
         var fired: [FiredHead] = []
         for (head, probability) in probabilities {
-            guard let threshold = thresholds[head], probability > threshold else { continue }
+            guard let threshold = thresholds[head], probability > threshold,
+                Self.judges(head: head, eventType: eventType)
+            else { continue }
             fired.append(FiredHead(head: head, score: probability, threshold: threshold))
         }
         guard !fired.isEmpty, budgetPerHour > 0 else { return fired }

@@ -44,11 +44,13 @@ extension Pipeline {
                     eventID: item.eventID, modelVersion: modelVersionNumber, scores: scores)
                 send(topic: topic, key: item.userID, value: record.json())
             }
-            let fired = policy.decide(probabilities: probabilities, eventTimeMs: item.eventTimeMs)
+            let fired = policy.decide(
+                probabilities: probabilities, eventType: item.type, eventTimeMs: item.eventTimeMs)
             if !fired.isEmpty {
                 writeAlert(item, row: row, scores: scores, fired: fired, now: now)
             } else if probabilities.contains(where: { head, probability in
-                (settings.thresholds[head].map { probability > $0 }) ?? false
+                AlertPolicy.judges(head: head, eventType: item.type)
+                    && (settings.thresholds[head].map { probability > $0 } ?? false)
             }) {
                 metrics.alertsSuppressed.labels().increment()
             }
