@@ -1,191 +1,216 @@
 import Foundation
 import OspreyCore
+import OspreyDaemon
 import OspreyKafka
-import Synchronization
+import OspreySimulator
 
-/// `osprey demo` (interim): the embedded broker with sample traffic flowing through it, and a
-/// live line of rates and counts.
-///
-/// - Important: A stand-in until the daemon exists; it shows the Kafka layer only (no
-///   features, no model, no alerts).
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `osprey demo`: the whole system on one machine in one command. The embedded broker, a
+/// model trained on the spot from simulated history, the daemon serving it, live simulated
+/// traffic, and a view of what the daemon sees and alerts on.
 struct DemoCommand: Command {
     static let spec = CommandSpec(
         name: "demo",
-        abstract: "Streams sample events through the embedded broker and shows the rates live.",
+        abstract: "Runs the daemon on live simulated traffic and shows its alerts as they come.",
         discussion: """
-            Starts the embedded development broker (in memory only, at most 5 MiB per
-            partition), produces sample click and order events to the topic 'events' and
-            consumes them back in a consumer group, printing a line each second with what
-            was produced and consumed, the rates and the lag. It stops after the duration,
-            or on SIGINT or SIGTERM, and prints a summary.
+            Starts the embedded development broker (librdkafka's mock cluster: in memory
+            only, at most 5 MiB per partition, gone when the demo ends), simulates 30 minutes
+            of history and trains a model on it, starts 'osprey serve' with that model, and
+            feeds it live simulated traffic with labels a minute after their events. The live
+            traffic began five minutes before: that backlog arrives at once, then events come
+            in real time. Fraud is five times as common as in 'osprey simulate', so that there
+            is something to see. On a terminal the view is redrawn in place every second:
+            events per second, lag, alerts per head, the latest alerts with their top reasons,
+            and the model version; otherwise a line is printed every five seconds and one for
+            each user's first alert. It runs until Ctrl-C, SIGTERM or the end of --duration,
+            then stops the daemon cleanly and prints a summary. It exits with 0 when the
+            daemon stopped cleanly.
             """,
         options: [
             OptionSpec(
                 "duration", value: "DURATION",
-                help: "Runs for this long, for example 20s or 2m. The default is 20s."),
+                help: "Stops after this much live traffic, for example 30s or 5m. By default "
+                    + "the demo runs until it is interrupted."),
             OptionSpec(
-                "rate", value: "N", help: "Produces N events per second. The default is 20000."),
+                "rate", value: "N",
+                help: "Simulates about N events per second. The default is 100."),
+            OptionSpec(
+                "users", value: "N", help: "Simulates N regular users. The default is 2000."),
+            OptionSpec(
+                "seed", value: "N",
+                help: "Seeds the history, the training and the live traffic. The default is 1."),
         ])
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let options = try DemoOptions(arguments)
         SignalPipe.install([SIGINT, SIGTERM])
-        let duration = try arguments.duration("duration", default: .seconds(20))
-        let rate = try arguments.int("rate", default: 20_000)
-        guard rate >= 1 else { throw UsageError("option '--rate' must be at least 1") }
+        // The view owns the terminal: only warnings and errors of this process go to stderr.
+        LogSink.shared.minimumLevel = .warning
+        let directory = try makeScratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let startup = DemoStartup(terminal: isatty(1) != 0)
 
-        let logger = Logger(label: "demo")
-        let broker = try EmbeddedBroker(logger: logger)
-        try broker.createTopic("events", partitions: 12)
-        logger.notice(
-            "in-memory development broker started; at most 5 MiB per partition",
-            [.bootstrapServers: .string(broker.bootstrapServers)])
-        let counters = DemoCounters()
-        let producer = DemoThread(name: "demo-producer") { stop in
-            try produceSample(broker: broker, rate: rate, counters: counters, stop: stop)
+        let broker = try EmbeddedBroker(logger: Logger(label: "broker"))
+        for topic in ["events", "labels", "alerts", "events.dlq"] {
+            try broker.createTopic(topic, partitions: 4)
         }
-        let consumer = DemoThread(name: "demo-consumer") { stop in
-            try consumeSample(broker: broker, counters: counters, stop: stop)
-        }
+        startup.done(
+            "broker   \(broker.bootstrapServers): librdkafka's mock cluster, in memory only "
+                + "(at most 5 MiB per partition)")
 
-        let start = ContinuousClock.now
-        var previous = (produced: 0, consumed: 0)
-        let live = isatty(1) != 0
-        while ContinuousClock.now - start < duration {
-            if let signal = SignalPipe.wait(timeout: .seconds(1)) {
-                logger.info("stopping early", [.signal: .string(SignalSet.name(of: signal))])
-                break
-            }
-            let now = (
-                produced: counters.produced.load(ordering: .relaxed),
-                consumed: counters.consumed.load(ordering: .relaxed)
-            )
-            let elapsed = Int((ContinuousClock.now - start).totalSeconds.rounded())
-            let line =
-                "\(elapsed)s  produced \(now.produced) (\(now.produced - previous.produced)/s)"
-                + "  consumed \(now.consumed) (\(now.consumed - previous.consumed)/s)"
-                + "  lag \(now.produced - now.consumed)"
-                + "  orders \(counters.orders.load(ordering: .relaxed))"
-            print(live ? "\r" + line + "    " : line, terminator: live ? "" : "\n")
-            fflush(nil)
-            previous = now
-        }
-        if live { print("") }
-        try producer.stop()
-        // Let the consumer take what is still in flight, for an exact summary.
-        let drainDeadline = ContinuousClock.now + .seconds(10)
-        while counters.consumed.load(ordering: .relaxed)
-            < counters.produced.load(ordering: .relaxed),
-            ContinuousClock.now < drainDeadline, SignalPipe.wait(timeout: .milliseconds(50)) == nil
-        {}
-        try consumer.stop()
+        let trained = try DemoModel.train(
+            history: options.history(endingAtMs: wallClockMilliseconds()),
+            path: directory + "/history.jsonl", status: startup.show)
+        let state = directory + "/state"
+        try ModelCatalog(stateDirectory: state).install(trained.model, as: 1)
+        startup.done(
+            "model    v1 trained on \(trained.rows) events of history in "
+                + startup.elapsed + "; held out: " + DemoModel.quality(trained.heldOut))
 
-        let seconds = (ContinuousClock.now - start).totalSeconds
-        let produced = counters.produced.load(ordering: .relaxed)
-        let consumed = counters.consumed.load(ordering: .relaxed)
-        print(
-            "summary: produced \(produced), consumed \(consumed) "
-                + "(\(counters.orders.load(ordering: .relaxed)) orders) in "
-                + String(format: "%.1f", seconds) + "s, "
-                + String(format: "%.0f", Double(consumed) / max(seconds, 0.001))
-                + " events/s; the broker kept them in memory only")
-        return ExitCode.success
+        let daemon = try DemoDaemon(
+            config: try writeConfiguration(directory: directory, broker: broker),
+            logPath: directory + "/daemon.log")
+        defer { _ = daemon.stop(timeout: .seconds(20)) }
+        let metricsURL = try waitUntilReady(daemon)
+        startup.done("daemon   ready after " + startup.elapsed + "; metrics at " + metricsURL)
+
+        let live = DemoLive(
+            options: options, broker: broker, daemon: daemon, metricsURL: metricsURL,
+            terminal: isatty(1) != 0)
+        return try live.run()
     }
 
-    /// Sample events: clicks with an order every tenth event, keyed by user.
-    static func produceSample(
-        broker: EmbeddedBroker, rate: Int, counters: DemoCounters, stop: () -> Bool
-    ) throws {
-        let producer = try KafkaProducer(
-            configuration: KafkaConfiguration([
-                "bootstrap.servers": broker.bootstrapServers, "linger.ms": "5",
-            ]))
-        let start = ContinuousClock.now
-        var sent = 0
-        while !stop() {
-            // Pace by the clock: send what the rate allows so far, then serve reports.
-            let due = Int((ContinuousClock.now - start).totalSeconds * Double(rate))
-            while sent < due {
-                let user = "user-\(sent % 5000)"
-                let isOrder = sent % 10 == 9
-                let event =
-                    isOrder
-                    ? "{\"type\":\"order\",\"event_id\":\"e\(sent)\",\"user_id\":\"\(user)\","
-                        + "\"ts\":\(1_780_000_000_000 + sent),\"amount\":\(sent % 500).5}"
-                    : "{\"type\":\"click\",\"event_id\":\"e\(sent)\",\"user_id\":\"\(user)\","
-                        + "\"ts\":\(1_780_000_000_000 + sent),\"item_id\":\"i\(sent % 977)\"}"
-                try producer.send(topic: "events", key: Array(user.utf8), value: Array(event.utf8))
-                sent += 1
-            }
-            try producer.poll(timeout: .milliseconds(5))
-            counters.produced.store(producer.deliveredCount, ordering: .relaxed)
+    /// A fresh directory under the temporary directory for the history, model and state.
+    private static func makeScratchDirectory() throws -> String {
+        var base = NSTemporaryDirectory()
+        while base.hasSuffix("/") { base.removeLast() }
+        var template = Array((base + "/osprey-demo-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw DemoError("cannot create a directory: \(String(cString: strerror(errno)))")
         }
-        try producer.flush(timeout: .seconds(10))
-        counters.produced.store(producer.deliveredCount, ordering: .relaxed)
+        return String(cString: made)
     }
 
-    static func consumeSample(broker: EmbeddedBroker, counters: DemoCounters, stop: () -> Bool)
-        throws
+    /// The daemon's configuration: the demo's broker, state in the scratch directory, metrics
+    /// on a free port, everything else at its default.
+    private static func writeConfiguration(directory: String, broker: EmbeddedBroker) throws
+        -> String
     {
-        let consumer = try KafkaConsumer(
-            configuration: KafkaConfiguration([
-                "bootstrap.servers": broker.bootstrapServers, "group.id": "osprey-demo",
-                "auto.offset.reset": "earliest",
-            ]))
-        try consumer.subscribe(topics: ["events"])
-        let orderMarker = Array("\"type\":\"order\"".utf8)
-        while !stop() {
-            var next: [TopicPartition: TopicPartitionOffset] = [:]
-            var consumed = 0
-            var orders = 0
-            _ = try consumer.poll(maxMessages: 5000, timeout: .milliseconds(100)) { message in
-                consumed += 1
-                if let value = message.value, value.starts(with: [UInt8(ascii: "{")] + orderMarker)
-                {
-                    orders += 1
-                }
-                next[message.topicPartition] = message.nextOffset
-            }
-            try consumer.store(Array(next.values))
-            counters.consumed.add(consumed, ordering: .relaxed)
-            counters.orders.add(orders, ordering: .relaxed)
+        let path = directory + "/osprey.conf"
+        let text = """
+            # Written by osprey demo for its daemon; removed when the demo ends.
+            kafka.bootstrap.servers = \(broker.bootstrapServers)
+            kafka.group.id = osprey-demo
+            state.dir = \(directory)/state
+            metrics.listen = 127.0.0.1:0
+            instance.name = demo
+            log.summary.interval = 10s
+
+            """
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Waits for the daemon's metrics address and its readiness; returns the metrics URL.
+    ///
+    /// - Throws: ``DemoError`` with the end of the daemon's log when it fails to get there.
+    private static func waitUntilReady(_ daemon: DemoDaemon) throws -> String {
+        let listening = daemon.waitForLog("msg=\"metrics listening\"", timeout: .seconds(30))
+        let address = listening?.split(separator: " ").first { $0.hasPrefix("listen=") }
+        guard let address, daemon.waitForLog("msg=ready", timeout: .seconds(60)) != nil else {
+            let tail = daemon.logLines().suffix(10).joined(separator: "\n")
+            throw DemoError("the daemon did not become ready; the end of its log:\n" + tail)
         }
-        try consumer.close()
+        return "http://" + address.dropFirst("listen=".count) + "/metrics"
     }
 }
 
-/// Counts shared by the demo's threads and its live line.
-final class DemoCounters: Sendable {
-    let produced = Atomic<Int>(0)
-    let consumed = Atomic<Int>(0)
-    let orders = Atomic<Int>(0)
-}
+/// The demo's options, checked.
+struct DemoOptions {
+    var duration: Duration?
+    var rate: Double
+    var users: Int
+    var seed: UInt64
 
-/// A worker thread of the demo with a stop flag; ``stop()`` waits for it and rethrows its
-/// error.
-final class DemoThread: Sendable {
-    private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
-    private let failure = Mutex<(any Error)?>(nil)
-
-    init(
-        name: String,
-        _ body: @escaping @Sendable (_ stopping: () -> Bool) throws -> Void
-    ) {
-        let thread = Thread { [self] in
-            do {
-                try body { self.stopping.load(ordering: .relaxed) }
-            } catch {
-                failure.withLock { $0 = error }
-            }
-            finished.signal()
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        if arguments.value("duration") != nil {
+            let duration = try arguments.duration("duration", default: .zero)
+            guard duration > .zero else { throw UsageError("option '--duration' must be positive") }
+            self.duration = duration
         }
-        thread.name = name
-        thread.start()
+        rate = try arguments.value("rate", default: 100, as: "a positive number") {
+            Double($0).flatMap { $0 > 0 && $0 <= 100_000 && $0.isFinite ? $0 : nil }
+        }
+        users = try arguments.int("users", default: 2000)
+        guard users > 0 else { throw UsageError("option '--users' must be at least 1") }
+        seed = try arguments.value("seed", default: 1, as: "a whole number") { UInt64($0) }
     }
 
-    func stop() throws {
-        stopping.store(true, ordering: .relaxed)
-        finished.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
+    /// What the simulator produces, history and live alike: the options, labels a minute
+    /// after their events, fraud five times as common as by default.
+    func simulation(seed: UInt64, startMs: Int64, duration: Duration) -> SimulationSettings {
+        var settings = SimulationSettings()
+        settings.users = users
+        settings.rate = rate
+        settings.seed = seed
+        settings.startMs = startMs
+        settings.duration = duration
+        settings.labelDelay = .seconds(60)
+        settings.mix.accountTakeover *= 5
+        settings.mix.cardTesting *= 5
+        settings.mix.promotionAbuse *= 5
+        return settings
+    }
+
+    /// Thirty minutes of history up to `endMs`.
+    func history(endingAtMs endMs: Int64) -> SimulationSettings {
+        let span = Duration.seconds(30 * 60)
+        return simulation(seed: seed, startMs: endMs - span.totalMilliseconds, duration: span)
+    }
+
+    /// How long live traffic has been going when the demo starts: its first minutes arrive
+    /// at once, so that the stream runs at its full rate from the start (sessions last
+    /// minutes, and a simulation that starts now would take that long to fill up).
+    static let backlog = Duration.seconds(5 * 60)
+
+    /// Live traffic that began ``backlog`` before `nowMs`: other people than the history's
+    /// (the next seed), for as long as the demo may run.
+    func live(nowMs: Int64) -> SimulationSettings {
+        let span = Self.backlog + (duration ?? .seconds(86_400 * 365)) + .seconds(3600)
+        return simulation(
+            seed: seed &+ 1, startMs: nowMs - Self.backlog.totalMilliseconds, duration: span)
+    }
+}
+
+/// The start-up's progress: one status line redrawn in place on a terminal, a line per step
+/// otherwise.
+///
+/// Thread: the demo's main thread.
+final class DemoStartup {
+    let terminal: Bool
+    let started = ContinuousClock.now
+
+    init(terminal: Bool) { self.terminal = terminal }
+
+    /// Seconds since the demo started, as `12.3s`.
+    var elapsed: String { StatsView.fixed((ContinuousClock.now - started).totalSeconds, 1) + "s" }
+
+    /// Shows a passing step.
+    func show(_ text: String) {
+        if terminal {
+            print("\r\u{1B}[K" + text, terminator: "")
+        } else {
+            print(text)
+        }
+        fflush(nil)
+    }
+
+    /// Replaces the status line with a finished step's line.
+    func done(_ text: String) {
+        print((terminal ? "\r\u{1B}[K" : "") + text)
+        fflush(nil)
     }
 }
