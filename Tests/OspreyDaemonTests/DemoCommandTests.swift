@@ -18,12 +18,18 @@ struct DemoCommandTests {
         let lines = output.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("broker ") && $0.contains("in memory only") })
         #expect(lines.contains { $0.hasPrefix("model    v1 trained on") })
+        #expect(lines.contains { $0.hasPrefix("daemon   ready ") })
         let summary = try #require(lines.firstIndex(of: "demo summary"), "\(output.suffix(2000))")
         let alertsLine = try #require(
             lines[summary...].first { $0.hasPrefix("  alerts ") }, "\(lines[summary...])")
         let count = try #require(
             Int(alertsLine.split(separator: " ").dropFirst().first ?? ""), "\(alertsLine)")
         #expect(count > 0, "\(lines[summary...].joined(separator: "\n"))")
+        // Alerts also on the real-time traffic, which the model was not trained on.
+        let realTimeLine = try #require(lines[summary...].first { $0.hasPrefix("  in real time ") })
+        let realTime = try #require(
+            Int(realTimeLine.split(separator: " ").dropFirst(3).first ?? ""), "\(realTimeLine)")
+        #expect(realTime > 0, "\(realTimeLine)")
         #expect(lines[summary...].contains("  daemon        stopped cleanly"))
 
         // Each alert line names the heads that fired and the top reasons behind them.
@@ -41,21 +47,21 @@ struct DemoCommandTests {
             Runs the daemon on live simulated traffic and shows its alerts as they come.
 
             Starts the embedded development broker (librdkafka's mock cluster: in memory
-            only, at most 5 MiB per partition, gone when the demo ends), simulates 30 minutes
-            of history and trains a model on it, starts 'osprey serve' with that model, and
-            feeds it live simulated traffic with labels a minute after their events. The live
-            traffic began five minutes before: that backlog arrives at once, then events come
-            in real time. Fraud is five times as common as in 'osprey simulate', so that there
-            is something to see. On a terminal the view is redrawn in place every second:
-            events per second, lag, alerts per head, the latest alerts with their top reasons,
-            and the model version; otherwise a line is printed every five seconds and one for
-            each user's first alert. It runs until Ctrl-C, SIGTERM or the end of --duration,
-            then stops the daemon cleanly and prints a summary. It exits with 0 when the
-            daemon stopped cleanly.
+            only, at most 5 MiB per partition, gone when the demo ends), simulates the last 30
+            minutes of a shop's traffic and trains a model on them, and starts 'osprey serve'
+            with that model. The daemon first catches up with those 30 minutes, then scores
+            the traffic that goes on in real time, with labels a minute after their events.
+            Fraud is five times as common as in 'osprey simulate', so that there is something
+            to see. On a terminal the view is redrawn in place every second: events per
+            second, lag, alerts per head, the latest alerts with their top reasons, and the
+            model version; otherwise a line is printed every five seconds and one for each
+            user's first alert. It runs until Ctrl-C, SIGTERM or the end of --duration, then
+            stops the daemon cleanly and prints a summary. It exits with 0 when the daemon
+            stopped cleanly.
 
             OPTIONS:
-              --duration DURATION  Stops after this much live traffic, for example 30s or 5m. \
-            By default the demo runs until it is interrupted.
+              --duration DURATION  Stops after this much real-time traffic, for example 30s or \
+            5m. By default the demo runs until it is interrupted.
               --rate N             Simulates about N events per second. The default is 100.
               --users N            Simulates N regular users. The default is 2000.
               --seed N             Seeds the history, the training and the live traffic. The \

@@ -13,7 +13,8 @@ struct DemoAlert: Sendable {
     var fired: [(head: String, score: Double)]
     /// The alert's top features, strongest first: the reasons.
     var reasons: [(name: String, value: Double)]
-    /// The fraud type the `fraud_type` head finds most likely, when a fraud head fired.
+    /// The fraud type the `fraud_type` head finds most likely, when a fraud head fired and
+    /// that head's likeliest class is a fraud type rather than `none`.
     var fraudType: String?
     /// How many alerts the same user has had so far, this one included.
     var count = 1
@@ -40,8 +41,9 @@ struct DemoAlert: Sendable {
             return (name, value)
         }
         let types = (object["scores"] as? [String: Any])?["fraud_type"] as? [String: Double]
-        let likeliest = types?.filter { $0.key != "none" }.max { $0.value < $1.value }
-        fraudType = self.fired.contains { $0.head == "fraud" } ? likeliest?.key : nil
+        let likeliest = types?.max { $0.value < $1.value }?.key
+        let fraudFired = self.fired.contains { $0.head == "fraud" }
+        fraudType = fraudFired && likeliest != "none" ? likeliest : nil
     }
 }
 
@@ -61,13 +63,23 @@ final class DemoAlertFeed: Sendable {
         var counts: [String: Int] = [:]
         /// Users' first alerts not yet taken by ``takeFirstAlerts()``.
         var firsts: [DemoAlert] = []
+        /// Alerts per head on events of ``realTimeFrom`` or later.
+        var realTime: [String: Int] = [:]
     }
 
     /// How many users' alerts the feed keeps.
     let capacity: Int
+    /// The event time (RFC 3339, as alerts write it) from which traffic came in real time.
+    let realTimeFrom: String
     private let state = Mutex(State())
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, realTimeFrom: String) {
+        self.capacity = capacity
+        self.realTimeFrom = realTimeFrom
+    }
+
+    /// Alerts per head on events from ``realTimeFrom`` on, which the model never saw.
+    var realTimeAlerts: [String: Int] { state.withLock { $0.realTime } }
 
     /// The newest alert of each of the users who alerted last, oldest first.
     var latest: [DemoAlert] { state.withLock { $0.latest } }
@@ -108,6 +120,10 @@ final class DemoAlertFeed: Sendable {
             state.counts[alert.user] = count
             alert.count = count
             if count == 1 { state.firsts.append(alert) }
+            // Timestamps of one format and width compare as text.
+            if alert.time >= realTimeFrom {
+                for fired in alert.fired { state.realTime[fired.head, default: 0] += 1 }
+            }
             state.latest.removeAll { $0.user == alert.user }
             state.latest.append(alert)
         }

@@ -17,23 +17,23 @@ struct DemoCommand: Command {
         abstract: "Runs the daemon on live simulated traffic and shows its alerts as they come.",
         discussion: """
             Starts the embedded development broker (librdkafka's mock cluster: in memory
-            only, at most 5 MiB per partition, gone when the demo ends), simulates 30 minutes
-            of history and trains a model on it, starts 'osprey serve' with that model, and
-            feeds it live simulated traffic with labels a minute after their events. The live
-            traffic began five minutes before: that backlog arrives at once, then events come
-            in real time. Fraud is five times as common as in 'osprey simulate', so that there
-            is something to see. On a terminal the view is redrawn in place every second:
-            events per second, lag, alerts per head, the latest alerts with their top reasons,
-            and the model version; otherwise a line is printed every five seconds and one for
-            each user's first alert. It runs until Ctrl-C, SIGTERM or the end of --duration,
-            then stops the daemon cleanly and prints a summary. It exits with 0 when the
-            daemon stopped cleanly.
+            only, at most 5 MiB per partition, gone when the demo ends), simulates the last 30
+            minutes of a shop's traffic and trains a model on them, and starts 'osprey serve'
+            with that model. The daemon first catches up with those 30 minutes, then scores
+            the traffic that goes on in real time, with labels a minute after their events.
+            Fraud is five times as common as in 'osprey simulate', so that there is something
+            to see. On a terminal the view is redrawn in place every second: events per
+            second, lag, alerts per head, the latest alerts with their top reasons, and the
+            model version; otherwise a line is printed every five seconds and one for each
+            user's first alert. It runs until Ctrl-C, SIGTERM or the end of --duration, then
+            stops the daemon cleanly and prints a summary. It exits with 0 when the daemon
+            stopped cleanly.
             """,
         options: [
             OptionSpec(
                 "duration", value: "DURATION",
-                help: "Stops after this much live traffic, for example 30s or 5m. By default "
-                    + "the demo runs until it is interrupted."),
+                help: "Stops after this much real-time traffic, for example 30s or 5m. By "
+                    + "default the demo runs until it is interrupted."),
             OptionSpec(
                 "rate", value: "N",
                 help: "Simulates about N events per second. The default is 100."),
@@ -53,33 +53,38 @@ struct DemoCommand: Command {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let startup = DemoStartup(terminal: isatty(1) != 0)
 
+        // The simulated world began half an hour ago: its history trains the model, and the
+        // daemon catches up with it before the traffic goes on in real time.
+        let startMs = wallClockMilliseconds() - DemoOptions.historySpan.totalMilliseconds
         let broker = try EmbeddedBroker(logger: Logger(label: "broker"))
+        // Eight partitions keep the history's backlog well under the broker's 5 MiB each.
         for topic in ["events", "labels", "alerts", "events.dlq"] {
-            try broker.createTopic(topic, partitions: 4)
+            try broker.createTopic(topic, partitions: 8)
         }
         startup.done(
             "broker   \(broker.bootstrapServers): librdkafka's mock cluster, in memory only "
                 + "(at most 5 MiB per partition)")
 
         let trained = try DemoModel.train(
-            history: options.history(endingAtMs: wallClockMilliseconds()),
+            history: options.history(startMs: startMs),
             path: directory + "/history.jsonl", status: startup.show)
         let state = directory + "/state"
         try ModelCatalog(stateDirectory: state).install(trained.model, as: 1)
         startup.done(
-            "model    v1 trained on \(trained.rows) events of history in "
-                + startup.elapsed + "; held out: " + DemoModel.quality(trained.heldOut))
+            "model    v1 trained on \(trained.rows) simulated events, "
+                + startup.elapsed + " after start; held out: "
+                + DemoModel.quality(trained.heldOut))
 
         let daemon = try DemoDaemon(
             config: try writeConfiguration(directory: directory, broker: broker),
             logPath: directory + "/daemon.log")
         defer { _ = daemon.stop(timeout: .seconds(20)) }
         let metricsURL = try waitUntilReady(daemon)
-        startup.done("daemon   ready after " + startup.elapsed + "; metrics at " + metricsURL)
+        startup.done("daemon   ready " + startup.elapsed + " after start; metrics at " + metricsURL)
 
         let live = DemoLive(
-            options: options, broker: broker, daemon: daemon, metricsURL: metricsURL,
-            terminal: isatty(1) != 0)
+            traffic: options.traffic(startMs: startMs), options: options, broker: broker,
+            daemon: daemon, metricsURL: metricsURL, terminal: isatty(1) != 0)
         return try live.run()
     }
 
@@ -149,9 +154,9 @@ struct DemoOptions {
         seed = try arguments.value("seed", default: 1, as: "a whole number") { UInt64($0) }
     }
 
-    /// What the simulator produces, history and live alike: the options, labels a minute
-    /// after their events, fraud five times as common as by default.
-    func simulation(seed: UInt64, startMs: Int64, duration: Duration) -> SimulationSettings {
+    /// What the simulator produces: the options, labels a minute after their events, fraud
+    /// five times as common as by default.
+    func simulation(startMs: Int64, duration: Duration) -> SimulationSettings {
         var settings = SimulationSettings()
         settings.users = users
         settings.rate = rate
@@ -165,23 +170,20 @@ struct DemoOptions {
         return settings
     }
 
-    /// Thirty minutes of history up to `endMs`.
-    func history(endingAtMs endMs: Int64) -> SimulationSettings {
-        let span = Duration.seconds(30 * 60)
-        return simulation(seed: seed, startMs: endMs - span.totalMilliseconds, duration: span)
+    /// How much history the model is trained on, and the daemon catches up with first.
+    static let historySpan = Duration.seconds(30 * 60)
+
+    /// The history: the first ``historySpan`` of the traffic that starts at `startMs`.
+    func history(startMs: Int64) -> SimulationSettings {
+        simulation(startMs: startMs, duration: Self.historySpan)
     }
 
-    /// How long live traffic has been going when the demo starts: its first minutes arrive
-    /// at once, so that the stream runs at its full rate from the start (sessions last
-    /// minutes, and a simulation that starts now would take that long to fill up).
-    static let backlog = Duration.seconds(5 * 60)
-
-    /// Live traffic that began ``backlog`` before `nowMs`: other people than the history's
-    /// (the next seed), for as long as the demo may run.
-    func live(nowMs: Int64) -> SimulationSettings {
-        let span = Self.backlog + (duration ?? .seconds(86_400 * 365)) + .seconds(3600)
-        return simulation(
-            seed: seed &+ 1, startMs: nowMs - Self.backlog.totalMilliseconds, duration: span)
+    /// The whole traffic from `startMs`, for as long as the demo may run. Its first
+    /// ``historySpan`` is the history, record for record: what the simulator writes up to a
+    /// moment does not depend on when its simulated time ends.
+    func traffic(startMs: Int64) -> SimulationSettings {
+        let span = Self.historySpan + (duration ?? .seconds(86_400 * 365)) + .seconds(3600)
+        return simulation(startMs: startMs, duration: span)
     }
 }
 

@@ -1,6 +1,7 @@
 import OspreyCore
 import OspreyDaemon
 import OspreyKafka
+import OspreySimulator
 
 #if canImport(Glibc)
     import Glibc
@@ -11,6 +12,8 @@ import OspreyKafka
 ///
 /// Thread: ``run()`` on the demo's main thread, which also takes the signals.
 struct DemoLive {
+    /// The simulated traffic, from the start of its history.
+    let traffic: SimulationSettings
     let options: DemoOptions
     let broker: EmbeddedBroker
     let daemon: DemoDaemon
@@ -26,32 +29,31 @@ struct DemoLive {
     ///   ``SinkError`` when the traffic or the alert feed fails.
     func run() throws -> Int32 {
         let counters = DemoCounters()
-        let traffic = options.live(nowMs: wallClockMilliseconds())
+        let traffic = self.traffic
         let servers = broker.bootstrapServers
         let producer = DemoThread(name: "demo-traffic") { stop in
             try DemoTraffic.run(
                 settings: traffic, bootstrap: servers, counters: counters, stop: stop)
         }
-        let feed = DemoAlertFeed(capacity: Self.alertsShown)
+        let feed = DemoAlertFeed(
+            capacity: Self.alertsShown,
+            realTimeFrom: TimestampText.rfc3339(milliseconds: wallClockMilliseconds()))
         let reader = DemoThread(name: "demo-alerts") { stop in
             try feed.run(bootstrap: servers, stop: stop)
         }
         let header = [
             "osprey demo: \(options.users) users, about \(StatsView.format(options.rate)) "
                 + "events/s over a day, labels a minute later; Ctrl-C stops",
-            "traffic began " + DurationText.format(DemoOptions.backlog)
-                + " ago: that backlog arrives at once, then events come in real time",
+            "the model learnt from the first " + DurationText.format(DemoOptions.historySpan)
+                + " of the traffic; the daemon catches up with them, then goes on in real time",
             "broker \(servers), in memory only; daemon log \(daemon.logPath)",
         ]
 
         if !terminal { print(header.joined(separator: "\n")) }
-        let started = ContinuousClock.now
-        var current: MetricsScrape?
-        var previous: MetricsScrape?
-        var lastLine = started
+        var view = ViewState(header: header, started: .now)
         while true {
             let now = ContinuousClock.now
-            let left = options.duration.map { $0 - (now - started) }
+            let left = options.duration.map { $0 - (now - view.started) }
             if let left, left <= .zero { break }
             if SignalPipe.wait(timeout: min(.seconds(1), left ?? .seconds(1))) != nil { break }
             if let status = daemon.exited() {
@@ -59,42 +61,70 @@ struct DemoLive {
                 throw DemoError("the daemon stopped (exit \(status)); its log ends:\n" + tail)
             }
             if let error = producer.error ?? reader.error { throw error }
-            if let scrape = try? MetricsScrape(text: httpGet(metricsURL)) {
-                previous = current
-                current = scrape
-            }
-            if terminal {
-                let elapsed = DurationText.format(.seconds(Int((now - started).totalSeconds)))
-                var lines = header
-                lines[0] += "; live for " + elapsed
-                print(
-                    "\u{1B}[H\u{1B}[2J"
-                        + DemoView.screen(
-                            header: lines, current: current, previous: previous,
-                            alerts: feed.latest),
-                    terminator: "")
-            } else {
-                // Plain lines: each user's first alert, and the counts every five seconds.
-                for alert in feed.takeFirstAlerts() { print("alert " + DemoView.line(alert)) }
-                if let current, now - lastLine >= .seconds(5) {
-                    print(
-                        DemoView.progressLine(
-                            elapsed: now - started, current: current, previous: previous))
-                    lastLine = now
-                }
-            }
-            fflush(nil)
+            if let scrape = try? MetricsScrape(text: httpGet(metricsURL)) { view.add(scrape) }
+            draw(&view, feed: feed)
         }
-        let live = ContinuousClock.now - started
+        let live = ContinuousClock.now - view.started
 
         try producer.stop()
-        let last = (try? MetricsScrape(text: httpGet(metricsURL))) ?? current
+        let last = (try? MetricsScrape(text: httpGet(metricsURL))) ?? view.current
         let exit = daemon.stop(timeout: .seconds(20))
         try reader.stop()
         let produced = counters.produced.load(ordering: .relaxed)
         print(
-            DemoView.summary(last, live: live, produced: produced, daemonExit: exit),
+            DemoView.summary(
+                last, live: live, produced: produced, realTimeAlerts: feed.realTimeAlerts,
+                daemonExit: exit),
             terminator: "")
         return exit == 0 ? ExitCode.success : ExitCode.failure
+    }
+
+    /// What the view keeps between redraws.
+    struct ViewState {
+        let header: [String]
+        let started: ContinuousClock.Instant
+        /// The scrapes of the last few seconds, oldest first.
+        private(set) var scrapes: [MetricsScrape] = []
+        var lastLine = ContinuousClock.now
+
+        init(header: [String], started: ContinuousClock.Instant) {
+            self.header = header
+            self.started = started
+        }
+
+        var current: MetricsScrape? { scrapes.last }
+        /// The scrape that rates are measured from: about five seconds before the current
+        /// one, so that they do not jump with each second's batches.
+        var previous: MetricsScrape? { scrapes.count > 1 ? scrapes.first : nil }
+
+        mutating func add(_ scrape: MetricsScrape) {
+            scrapes.append(scrape)
+            scrapes.removeAll { scrape.takenAt - $0.takenAt > .seconds(5) }
+        }
+    }
+
+    /// Redraws the whole view on a terminal; otherwise prints each user's first alert, and
+    /// the counts every five seconds.
+    private func draw(_ view: inout ViewState, feed: DemoAlertFeed) {
+        let now = ContinuousClock.now
+        if terminal {
+            var header = view.header
+            header[0] +=
+                "; live for "
+                + DurationText.format(.seconds(Int((now - view.started).totalSeconds)))
+            let screen = DemoView.screen(
+                header: header, current: view.current, previous: view.previous,
+                alerts: feed.latest)
+            print("\u{1B}[H\u{1B}[2J" + screen, terminator: "")
+        } else {
+            for alert in feed.takeFirstAlerts() { print("alert " + DemoView.line(alert)) }
+            if let current = view.current, now - view.lastLine >= .seconds(5) {
+                print(
+                    DemoView.progressLine(
+                        elapsed: now - view.started, current: current, previous: view.previous))
+                view.lastLine = now
+            }
+        }
+        fflush(nil)
     }
 }

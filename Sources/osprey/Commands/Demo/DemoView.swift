@@ -64,7 +64,8 @@ enum DemoView {
 
     /// The closing summary from the last scrape before the daemon stopped.
     static func summary(
-        _ scrape: MetricsScrape?, live: Duration, produced: Int, daemonExit: Int32
+        _ scrape: MetricsScrape?, live: Duration, produced: Int, realTimeAlerts: [String: Int],
+        daemonExit: Int32
     ) -> String {
         let events = scrape?.total("osprey_events_consumed_total") ?? 0
         let alerts = scrape?.total("osprey_alerts_total") ?? 0
@@ -74,6 +75,13 @@ enum DemoView {
         text += "  events        \(produced) produced, \(Int64(events)) scored\n"
         text += "  alerts        \(Int64(alerts))"
         if let scrape, alerts > 0 { text += " (" + alertCounts(scrape) + ")" }
+        let realTime = realTimeAlerts.values.reduce(0, +)
+        text += "\n  in real time  \(realTime)"
+        if realTime > 0 {
+            let heads = realTimeAlerts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            text += " (" + heads.joined(separator: ", ") + ")"
+        }
+        text += " of them on events after the catch-up, which the model never saw"
         text += "\n  dead letters  \(Int64(dead))\n"
         text += "  daemon        " + (daemonExit == 0 ? "stopped cleanly" : "exit \(daemonExit)")
         text += "\n  broker        in memory only: its topics are gone with it\n"
