@@ -76,7 +76,7 @@ public enum StatsView {
     }
 
     /// A count or rate in a short form: `950`, `12.3k`, `4.56M`.
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         guard value.isFinite else { return value.isNaN ? "NaN" : "inf" }
         let magnitude = abs(value)
         if magnitude >= 1e6 { return fixed(value / 1e6, 2) + "M" }
@@ -86,7 +86,7 @@ public enum StatsView {
     }
 
     /// `value` with exactly `places` decimals.
-    static func fixed(_ value: Double, _ places: Int) -> String {
+    public static func fixed(_ value: Double, _ places: Int) -> String {
         guard value.isFinite else { return value.isNaN ? "NaN" : "inf" }
         var scale = 1.0
         for _ in 0..<places { scale *= 10 }

@@ -15,6 +15,9 @@ public enum ExampleReading {
 
     private struct PastPeriod: Error {}
 
+    /// For the events format, the truth of each event comes from the file's label lines
+    /// (``LabelTruth``), read in a first pass; the other formats carry it on the event.
+    ///
     /// - Throws: what ``FeatureFileReader`` throws for a missing or unreadable file.
     public static func read(
         path: String, format: InputFormat, range: DayRange, purchaseHorizonMs: Int64,
@@ -23,18 +26,21 @@ public enum ExampleReading {
     ) throws -> Result {
         var reader = try FeatureFileReader(path: path, format: format, configuration: features)
         reader.progress = progress
+        let labelled =
+            format == .events
+            ? try LabelTruth.read(path: path, maxLineBytes: features.maxMessageBytes) : [:]
         var builder = DatasetBuilder(
             range: range, width: reader.schema.count, purchaseHorizonMs: purchaseHorizonMs,
             knownSince: knownSince)
         do {
             try reader.forEach { row in
                 if builder.isDone(after: row.timestampMs) { throw PastPeriod() }
+                let truth = labelled[row.eventID] ?? row.truth
                 builder.add(
                     ExampleRow(
                         eventID: row.eventID, userID: row.userID, timestampMs: row.timestampMs,
                         isOrder: row.kind == .order, category: row.category, values: row.values,
-                        fraud: row.truth.fraud, fraudType: row.truth.fraudType,
-                        bot: row.truth.bot))
+                        fraud: truth.fraud, fraudType: truth.fraudType, bot: truth.bot))
             }
         } catch is PastPeriod {}
         return Result(builder: builder, schema: reader.schema, rejected: reader.rejected)
