@@ -113,12 +113,17 @@ extension Pipeline {
         case .rebalance(let rebalance):
             try handle(rebalance)
         case .statistics(let statistics):
+            // Lag from the daemon's own position (the next event offset it will handle), not
+            // librdkafka's, which counts from the committed offset and so reads up to a
+            // checkpoint interval of traffic too high.
             for partition in statistics.partitions
             where partition.topicPartition.topic == settings.eventsTopic {
-                guard let lag = partition.consumerLag, lag >= 0 else { continue }
-                lagByPartition[partition.topicPartition.partition] = lag
-                metrics.consumerLag.labels(String(partition.topicPartition.partition)).set(
-                    Double(lag))
+                let number = partition.topicPartition.partition
+                guard let high = partition.highWatermark, let state = partitions[number]
+                else { continue }
+                let lag = max(0, high - state.nextEventOffset)
+                lagByPartition[number] = lag
+                metrics.consumerLag.labels(String(number)).set(Double(lag))
             }
         case .error(let error):
             logger.warning("kafka reports a problem", [.error: .string("\(error)")])

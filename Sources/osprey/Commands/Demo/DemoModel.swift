@@ -52,8 +52,7 @@ enum DemoModel {
             path: path, format: .events, range: days,
             purchaseHorizonMs: configuration.purchaseHorizonMs)
         let vocabulary = read.builder.vocabulary(interestClasses: configuration.interestClasses)
-        var dataset = read.builder.finish(heads: heads, vocabulary: vocabulary)
-        teachThatClicksAreNotFraudulentOrders(&dataset)
+        let dataset = read.builder.finish(heads: heads, vocabulary: vocabulary)
 
         let epochs = configuration.epochs
         let (model, _, heldOut) = try TrainingRun.train(
@@ -70,22 +69,6 @@ enum DemoModel {
 }
 
 extension DemoModel {
-    /// Labels every click `0` for the fraud head, which otherwise learns from orders only.
-    ///
-    /// - Important: The daemon fires a head on any event whose score passes its threshold,
-    ///   clicks included, and a fraud head that never saw a click scores some clicks high (a
-    ///   user's first click looks like a takeover: new device, new address, new country).
-    ///   Until the alert policy applies the fraud head to orders only, the demo's model learns
-    ///   that a click is not a fraudulent order. Simulated clicks always carry a category and
-    ///   orders never do, which tells them apart here.
-    static func teachThatClicksAreNotFraudulentOrders(_ dataset: inout Dataset) {
-        guard var fraud = dataset.labels[KnownHead.fraud.rawValue] else { return }
-        for row in fraud.indices where fraud[row] < 0 && dataset.categories[row] != nil {
-            fraud[row] = 0
-        }
-        dataset.labels[KnownHead.fraud.rawValue] = fraud
-    }
-
     /// The held-out AUC of each sigmoid head, `fraud AUC 0.981, bot AUC 0.996`.
     static func quality(_ heldOut: [HeadEvaluation]) -> String {
         heldOut.filter(\.isSigmoid).map { evaluation in
