@@ -85,6 +85,10 @@ public final class OnlineLearner {
     private var pendingEvents: [Event] = []
     private var labelsSinceRun = 0
     private var latestMs: Int64 = .min
+    /// Whether a head takes labels of orders (`fraud`, `fraud_type`) or of clicks (`bot`,
+    /// `purchase`, `interest`); events no head can learn from are scored but not kept.
+    private let learnsFromOrders: Bool
+    private let learnsFromClicks: Bool
 
     private enum Pending {
         case event(Int)
@@ -98,6 +102,8 @@ public final class OnlineLearner {
         servingVersionOfBatch = serving.version
         let heads = serving.heads
         self.heads = heads
+        learnsFromOrders = heads.contains { ["fraud", "fraud_type"].contains($0.name) }
+        learnsFromClicks = heads.contains { ["bot", "purchase", "interest"].contains($0.name) }
         var offsets: [Int] = []
         var width = 0
         for head in heads {
@@ -212,6 +218,7 @@ public final class OnlineLearner {
 
     private func keep(_ event: Event, scores: [[Float]], row: Int) {
         latestMs = max(latestMs, event.timeMs)
+        guard event.isOrder ? learnsFromOrders : learnsFromClicks else { return }
         var outputs: [Float] = []
         outputs.reserveCapacity(join.outputWidth)
         for (index, head) in heads.enumerated() {

@@ -9,9 +9,10 @@ public struct BacktestOptions {
     /// For handbook files: how long after a transaction its label arrives (and is known to
     /// the merchant risk features). Events files carry their own label lines.
     public var labelDelay: Duration = .seconds(7 * 86_400)
-    /// The first part of the file, in event time, whose rows train the first model when
-    /// none is given; no row of it is scored or judged.
-    public var warmUp: Duration = .seconds(28 * 86_400)
+    /// The first part of the file, in event time, whose events are not scored or judged;
+    /// its rows train the first model when none is given. Nil: 28 days without a model, 0
+    /// with one.
+    public var warmUp: Duration?
     public var model: Model?
     public var modelConfiguration = ModelConfiguration()
     public var online = OnlineSettings()
@@ -52,6 +53,8 @@ public struct BacktestResult {
     public var joinCounts = LabelJoinStore.Counts()
     public var windows: [String: PrequentialWindow] = [:]
     public var finalVersion = ""
+    /// The model the loop started from (given, or trained on the warm-up).
+    public var firstModel: Model?
     /// Rows the first model trained on (0 when it was given).
     public var warmUpRows = 0
     public var refusedLines = 0
@@ -113,15 +116,16 @@ public enum Backtest {
         try reader.forEach { row in
             if state.warmUpEndMs == nil {
                 let firstDay = DatasetBuilder.day(ms: row.timestampMs)
-                state.warmUpEndMs =
-                    row.timestampMs + (options.model == nil ? options.warmUp.totalMilliseconds : 0)
+                let warmUp =
+                    options.warmUp ?? (options.model == nil ? .seconds(28 * 86_400) : .zero)
+                state.warmUpEndMs = row.timestampMs + warmUp.totalMilliseconds
                 state.builder = DatasetBuilder(
                     range: DayRange(first: firstDay, last: firstDay + 100_000),
                     width: schema.count,
                     purchaseHorizonMs: options.modelConfiguration.purchaseHorizonMs)
             }
             if row.timestampMs < state.warmUpEndMs! {
-                state.builder!.add(exampleRow(row, state.truth))
+                if options.model == nil { state.builder!.add(exampleRow(row, state.truth)) }
                 state.warmUpKeys.insert(DelayedLabel.eventKey(row.eventID))
                 return
             }
@@ -129,6 +133,7 @@ public enum Backtest {
                 let model = try options.model ?? firstModel(state.builder!, schema, options)
                 result.warmUpRows = options.model == nil ? state.builder!.count : 0
                 state.builder = nil
+                result.firstModel = model
                 state.learner = OnlineLearner(serving: model, settings: options.online)
                 state.clock = ContinuousClock.now
                 state.learner!.observer = { collector.add($0) }

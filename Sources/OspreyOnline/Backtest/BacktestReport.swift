@@ -29,7 +29,14 @@ extension Backtest {
     ) throws -> Model {
         let configuration = options.modelConfiguration
         let vocabulary = builder.vocabulary(interestClasses: configuration.interestClasses)
-        let dataset = builder.finish(heads: KnownHead.allCases, vocabulary: vocabulary)
+        var dataset = builder.finish(heads: KnownHead.allCases, vocabulary: vocabulary)
+        if let heads = configuration.heads {
+            // Rows that carry no label of the chosen heads teach nothing; leave them out.
+            let labelled = (0..<dataset.count).filter { row in
+                heads.contains { (dataset.labels[$0.rawValue]?[row] ?? -1) >= 0 }
+            }
+            dataset = dataset.subset(labelled)
+        }
         let (model, _, _) = try TrainingRun.train(
             dataset, schema: schema, vocabulary: vocabulary, configuration: configuration,
             createdAt: "backtest")

@@ -1,6 +1,10 @@
 import Foundation
 import OspreyFeatures
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The label lines of an events file (DESIGN.md: `{"type":"label","event_id":…,"ts":…,
 /// "label":…,"fraud_type":…}`), read in a pass of their own because the feature reader
 /// consumes them.
@@ -27,17 +31,25 @@ struct LabelFile {
         }
     }
 
+    /// Whether `marker` (which starts with a quote) occurs in `bytes`: `memchr` finds each
+    /// quote, `memcmp` compares from there.
     private static func contains(_ bytes: UnsafeRawBufferPointer, _ marker: [UInt8]) -> Bool {
-        guard bytes.count >= marker.count else { return false }
-        for start in 0...(bytes.count - marker.count) {
-            var same = true
-            for (offset, byte) in marker.enumerated() where bytes[start + offset] != byte {
-                same = false
-                break
+        guard let base = bytes.baseAddress, bytes.count >= marker.count else { return false }
+        let end = base + bytes.count
+        var cursor = base
+        return marker.withUnsafeBytes { needle in
+            guard let pattern = needle.baseAddress else { return false }
+            while end - cursor >= needle.count,
+                let found = memchr(cursor, Int32(needle[0]), end - cursor)
+            {
+                let start = UnsafeRawPointer(found)
+                if end - start >= needle.count, memcmp(start, pattern, needle.count) == 0 {
+                    return true
+                }
+                cursor = start + 1
             }
-            if same { return true }
+            return false
         }
-        return false
     }
 
     private static func isLabelType(_ line: Data) -> Bool {

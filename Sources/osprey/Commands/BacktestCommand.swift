@@ -36,8 +36,9 @@ struct BacktestCommand: Command {
             OptionSpec("model", value: "MODEL", help: "The model to start from."),
             OptionSpec(
                 "warm-up", value: "DURATION",
-                help: "The first part of the file that trains the first model when --model is "
-                    + "not given. The default is 28d."),
+                help: "The first part of the file, which is not judged and which trains the "
+                    + "first model when --model is not given. The default is 28d without "
+                    + "--model and 0 with it."),
             OptionSpec(
                 "report", value: "DIR",
                 help: "A directory for weekly.csv and promotions.csv."),
@@ -54,7 +55,9 @@ struct BacktestCommand: Command {
             throw UsageError("option '--format' expects events or handbook for a backtest")
         }
         options.labelDelay = try arguments.duration("label-delay", default: options.labelDelay)
-        options.warmUp = try arguments.duration("warm-up", default: options.warmUp)
+        if arguments.value("warm-up") != nil {
+            options.warmUp = try arguments.duration("warm-up", default: .zero)
+        }
         options.modelConfiguration = try TrainCommand.configuration(arguments)
         options.online = try onlineSettings(arguments)
         if let path = arguments.value("model") { options.model = try Model.load(path: path) }
