@@ -21,11 +21,18 @@ struct BacktestCommand: Command {
             The first model is --model or, without it, a model trained on the file's first \
             --warm-up of event time; warm-up events are not judged. The model's settings come \
             from the model.* and training.* keys of --config, the loop's from its online.* \
-            keys. The output is a table per week of the fraud head's AUC-ROC, average \
+            keys. The output is a table per week of the target head's AUC-ROC, average \
             precision and, for handbook files, card precision@100 per day averaged over the \
-            week, then the figures over the last 30 days and the examples per second.
+            week, then the figures over the last 30 days and the examples per second. The \
+            target head is online.target_head, fraud by default.
             """,
-        options: ModelCommandSupport.inputOptions + [
+        options: [
+            OptionSpec(
+                "input", value: "FILE",
+                help: "The JSON Lines file to read (.jsonl or .jsonl.gz)."),
+            OptionSpec(
+                "format", value: "FORMAT",
+                help: "The input's format: events or handbook. The default is events."),
             OptionSpec(
                 "label-delay", value: "DURATION",
                 help: "How long after a handbook transaction its label is known. The default "
@@ -44,7 +51,10 @@ struct BacktestCommand: Command {
                 help: "A directory for weekly.csv and promotions.csv."),
             OptionSpec(
                 "fine-tune", value: "on|off", help: "Whether the loop learns. The default is on."),
-            OptionSpec("seed", value: "N", help: "Seeds training and the replay buffer."),
+            OptionSpec(
+                "seed", value: "N",
+                help: "Seeds the first model's training, fine-tuning and the replay buffer. The "
+                    + "default is 1."),
             ModelCommandSupport.quietOption,
         ])
 
@@ -52,7 +62,7 @@ struct BacktestCommand: Command {
         var options = BacktestOptions(
             path: try arguments.required("input"), format: try ModelCommandSupport.format(arguments))
         guard options.format != .yoochoose else {
-            throw UsageError("option '--format' expects events or handbook for a backtest")
+            throw UsageError("option '--format' expects events or handbook, not 'yoochoose'")
         }
         options.labelDelay = try arguments.duration("label-delay", default: options.labelDelay)
         if arguments.value("warm-up") != nil {
