@@ -216,20 +216,22 @@ public final class OnlineLearner {
             batchSize: settings.batch)
     }
 
+    /// Keeps a scored event for its labels (when a head can learn from it) and shows it to
+    /// the self-labeller (always: an order resolves the purchase labels of earlier clicks).
     private func keep(_ event: Event, scores: [[Float]], row: Int) {
         latestMs = max(latestMs, event.timeMs)
-        guard event.isOrder ? learnsFromOrders : learnsFromClicks else { return }
-        var outputs: [Float] = []
-        outputs.reserveCapacity(join.outputWidth)
-        for (index, head) in heads.enumerated() {
-            let start = row * head.width
-            outputs.append(contentsOf: scores[index][start..<(start + head.width)])
+        if event.isOrder ? learnsFromOrders : learnsFromClicks {
+            var outputs: [Float] = []
+            outputs.reserveCapacity(join.outputWidth)
+            for (index, head) in heads.enumerated() {
+                let start = row * head.width
+                outputs.append(contentsOf: scores[index][start..<(start + head.width)])
+            }
+            join.keep(
+                LabelJoinStore.Entry(
+                    eventKey: event.eventKey, userKey: event.userKey, timeMs: event.timeMs,
+                    category: event.category, vector: event.vector, outputs: outputs))
         }
-        var entry = LabelJoinStore.Entry(
-            eventKey: event.eventKey, userKey: event.userKey, timeMs: event.timeMs,
-            category: event.category, vector: event.vector, outputs: outputs)
-        entry.labelled = 0
-        join.keep(entry)
         let implied = selfLabeller.observe(
             eventKey: event.eventKey, userKey: event.userKey, timeMs: event.timeMs,
             isOrder: event.isOrder, category: event.category)

@@ -126,3 +126,38 @@ import Testing
         #expect(learner.windows["fraud"]?.total == 1)
     }
 }
+
+/// Self-labels through the whole loop: a model with a `purchase` head learns from the
+/// stream's own orders.
+@Suite struct SelfLabelLoopTests {
+    @Test func aClickFollowedByAnOrderBecomesAPositivePurchaseExample() throws {
+        let schema = FeatureSchema(names: ["a", "b"])
+        let heads = [HeadSpec(name: "purchase", kind: .sigmoid)]
+        let shape = NetworkShape(hidden: [4], tower: [], experts: 2)
+        let model = Model(
+            network: makeNetwork(
+                .mmoe, inputs: 2, heads: heads, shape: shape, seed: 3, as: Float.self),
+            shape: shape, schema: schema, normalisation: .identity(width: 2),
+            createdAt: "2026-12-04T00:00:00Z")
+        var settings = OnlineSettings()
+        settings.purchaseHorizonMs = 60_000
+        let learner = OnlineLearner(serving: model, settings: settings)
+        let events: [(UInt64, UInt64, Int64, Bool, [Float])] = [
+            (1, 7, 0, false, [1, 0]),  // user 7 clicks ...
+            (2, 8, 5_000, false, [2, 0]),  // user 8 clicks and never orders
+            (3, 7, 30_000, true, [3, 0]),  // ... and orders within the horizon
+            (4, 9, 200_000, false, [4, 0]),  // time moves past user 8's horizon
+        ]
+        for (key, user, time, isOrder, vector) in events {
+            learner.submit(
+                event: .init(
+                    eventKey: key, userKey: user, timeMs: time, isOrder: isOrder,
+                    category: nil, vector: vector))
+        }
+        learner.flush()
+        let examples = learner.holdout
+        #expect(examples.map(\.vector) == [[1, 0], [2, 0]])
+        #expect(examples.map(\.labels) == [[1], [0]])
+        #expect(learner.windows["purchase"]?.total == 2)
+    }
+}

@@ -13,7 +13,8 @@ import OspreyFeatures
 /// lines); a label line that does not parse is counted in ``refused``, never dropped
 /// silently.
 struct LabelFile {
-    /// In file order (the contract keeps it in time order).
+    /// In time order (a stable sort of the file's order, which the contract keeps in time
+    /// order already).
     var labels: [DelayedLabel] = []
     var refused = 0
 
@@ -28,6 +29,11 @@ struct LabelFile {
             } else if Self.isLabelType(line) {
                 refused += 1
             }
+        }
+        if zip(labels, labels.dropFirst()).contains(where: { $0.timeMs > $1.timeMs }) {
+            labels = labels.enumerated().sorted {
+                ($0.element.timeMs, $0.offset) < ($1.element.timeMs, $1.offset)
+            }.map(\.element)
         }
     }
 

@@ -60,7 +60,8 @@ struct BacktestCommand: Command {
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         var options = BacktestOptions(
-            path: try arguments.required("input"), format: try ModelCommandSupport.format(arguments))
+            path: try arguments.required("input"), format: try ModelCommandSupport.format(arguments)
+        )
         guard options.format != .yoochoose else {
             throw UsageError("option '--format' expects events or handbook, not 'yoochoose'")
         }
