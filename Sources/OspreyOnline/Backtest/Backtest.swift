@@ -130,7 +130,10 @@ public enum Backtest {
                 return
             }
             if state.learner == nil {
-                let model = try options.model ?? firstModel(state.builder!, schema, options)
+                let model =
+                    try options.model
+                    ?? firstModel(
+                        state.builder!, schema, options, warmUpEndMs: state.warmUpEndMs!)
                 result.warmUpRows = options.model == nil ? state.builder!.count : 0
                 state.builder = nil
                 result.firstModel = model

@@ -1,3 +1,4 @@
+import OspreyCore
 import OspreyFeatures
 import OspreyModel
 
@@ -23,9 +24,11 @@ final class Collector {
 }
 
 extension Backtest {
-    /// Trains the first model on the warm-up rows with the offline recipe.
+    /// Trains the first model on the warm-up rows with the offline recipe; its creation time
+    /// is the end of the warm-up in event time, so that a run is repeatable.
     static func firstModel(
-        _ builder: DatasetBuilder, _ schema: FeatureSchema, _ options: BacktestOptions
+        _ builder: DatasetBuilder, _ schema: FeatureSchema, _ options: BacktestOptions,
+        warmUpEndMs: Int64
     ) throws -> Model {
         let configuration = options.modelConfiguration
         let vocabulary = builder.vocabulary(interestClasses: configuration.interestClasses)
@@ -39,7 +42,7 @@ extension Backtest {
         }
         let (model, _, _) = try TrainingRun.train(
             dataset, schema: schema, vocabulary: vocabulary, configuration: configuration,
-            createdAt: "backtest")
+            createdAt: TimestampText.rfc3339(milliseconds: warmUpEndMs))
         model.version = "1"
         return model
     }
