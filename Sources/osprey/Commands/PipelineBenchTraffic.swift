@@ -30,7 +30,9 @@ struct PipelineBenchTraffic {
     /// Sends the next `events` events (and the labels among them) as fast as the producer
     /// goes, and waits for their delivery; returns their bytes.
     mutating func preload(events: Int, servers: String) throws -> (events: Int, bytes: Int) {
-        let producer = try Self.producer(servers: servers, lingerMs: 5)
+        // A long linger makes large batches: the embedded broker serves a partition made of few
+        // large batches much faster than one made of many small ones.
+        let producer = try Self.producer(servers: servers, lingerMs: 200)
         var bytes = 0
         let target = eventsSent + events
         while eventsSent < target {
