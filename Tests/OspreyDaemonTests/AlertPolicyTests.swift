@@ -28,7 +28,7 @@ import Testing
                 == ["bot", "purchase"])
         #expect(
             policy.decide(probabilities: high, eventType: "order", eventTimeMs: 0).map(\.head)
-                == ["fraud", "bot"])
+                == ["fraud"])
     }
 
     @Test func theBudgetIsSpentPerHourOfEventTime() {

@@ -3,7 +3,7 @@
 /// of event time.
 ///
 /// A head judges only the events its label is about (``judges(head:eventType:)``): `fraud`
-/// orders, `purchase` clicks, `bot` both. Every head is still scored and reported for every
+/// orders, `bot` and `purchase` clicks. Every head is still scored and reported for every
 /// event; a click's fraud score simply never fires.
 ///
 /// The budget counts alerts in fixed hours of event time (00:00-01:00, ...), so a replay of
@@ -35,11 +35,12 @@ public struct AlertPolicy: Sendable {
     }
 
     /// Whether `head` judges events of `eventType` (`click` or `order`): the fraud head is
-    /// trained on orders' labels and the purchase head on clicks', so only those may fire it.
+    /// trained on orders' labels, the bot and purchase heads on clicks', so only those may fire
+    /// it. A head Osprey does not know judges both.
     public static func judges(head: String, eventType: String) -> Bool {
         switch head {
         case "fraud", "fraud_type": eventType == "order"
-        case "purchase", "interest": eventType == "click"
+        case "bot", "purchase", "interest": eventType == "click"
         default: true
         }
     }
