@@ -109,11 +109,10 @@ public final class KafkaProducer {
         let handle = try topicHandle(topic)
         while true {
             guard
-                let failure = produce(
+                let error = produce(
                     id: id, topic: handle, partition: partition, key: key, value: value,
-                    headers: headers, timestamp: timestamp)
+                    headers: headers, timestamp: timestamp, topicName: topic)
             else { return id }
-            let error = KafkaError(taking: failure, operation: "produce to " + topic)
             guard error.code == .queueFull else { throw error }
             // Back-pressure: serve delivery reports until there is room or time runs out.
             let now = ContinuousClock.now
@@ -139,11 +138,37 @@ public final class KafkaProducer {
         }
     }
 
-    /// One `rd_kafka_produceva` call; `RD_KAFKA_MSG_F_COPY` makes librdkafka copy the bytes.
+    /// One `rd_kafka_produce` call for a message without headers or timestamp (the common
+    /// case, and the cheaper call), else one `rd_kafka_produceva`; `RD_KAFKA_MSG_F_COPY` makes
+    /// librdkafka copy the bytes.
+    ///
+    /// - Returns: nil when the message was queued, else librdkafka's reason.
+    private func produce(
+        id: UInt64, topic: OpaquePointer, partition: Int32?, key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?, headers: [KafkaHeader], timestamp: KafkaTimestamp?,
+        topicName: String
+    ) -> KafkaError? {
+        if headers.isEmpty && timestamp == nil {
+            let status = rd_kafka_produce(
+                topic, partition ?? -1 /* RD_KAFKA_PARTITION_UA */, RD_KAFKA_MSG_F_COPY,
+                UnsafeMutableRawPointer(mutating: value?.baseAddress), value?.count ?? 0,
+                key?.baseAddress, key?.count ?? 0, UnsafeMutableRawPointer(bitPattern: UInt(id)))
+            guard status != 0 else { return nil }
+            return KafkaError(rd_kafka_last_error(), operation: "produce to " + topicName)
+        }
+        guard
+            let failure = produceWithFields(
+                id: id, topic: topic, partition: partition, key: key, value: value,
+                headers: headers, timestamp: timestamp)
+        else { return nil }
+        return KafkaError(taking: failure, operation: "produce to " + topicName)
+    }
+
+    /// One `rd_kafka_produceva` call, for messages with headers or a timestamp.
     ///
     /// - Returns: nil when the message was queued, else librdkafka's error, which the caller
     ///   owns.
-    private func produce(
+    private func produceWithFields(
         id: UInt64, topic: OpaquePointer, partition: Int32?, key: UnsafeRawBufferPointer?,
         value: UnsafeRawBufferPointer?, headers: [KafkaHeader], timestamp: KafkaTimestamp?
     ) -> OpaquePointer? {
