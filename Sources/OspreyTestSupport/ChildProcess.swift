@@ -184,3 +184,19 @@ extension Duration {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
+
+/// What a run of the built `osprey` binary printed, and how it ended.
+public struct OspreyRun: Sendable {
+    public let status: Int32
+    public let output: String
+    public let error: String
+}
+
+/// Runs the built `osprey` binary (``TestEnvironment/ospreyBinary``) to its end.
+///
+/// - Throws: ``ProcessTimedOut`` when it runs longer than `timeout`.
+public func runOsprey(_ arguments: [String], timeout: Duration = .seconds(60)) throws -> OspreyRun {
+    let run = try runProgram(TestEnvironment.ospreyBinary.path, arguments, timeout: timeout)
+    return OspreyRun(
+        status: run.status, output: String(decoding: run.output, as: UTF8.self), error: run.errors)
+}

@@ -6,28 +6,7 @@ import Testing
 
 /// The model commands as a user runs them: the built `osprey` binary on real files.
 @Suite(.timeLimit(.minutes(1))) struct ModelCommandTests {
-    struct Run {
-        let status: Int32
-        let output: String
-        let error: String
-    }
-
-    static func osprey(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = TestEnvironment.ospreyBinary
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-            error: String(decoding: err, as: UTF8.self))
-    }
+    static func osprey(_ arguments: [String]) throws -> OspreyRun { try runOsprey(arguments) }
 
     /// A small events file: three orders of two users on one day.
     static func eventsFile(in directory: URL) throws -> String {

@@ -5,28 +5,7 @@ import Testing
 
 /// `osprey backtest` as a user runs it: the built binary on a simulated events file.
 @Suite(.timeLimit(.minutes(1))) struct BacktestCommandTests {
-    struct Run {
-        let status: Int32
-        let output: String
-        let error: String
-    }
-
-    static func osprey(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = TestEnvironment.ospreyBinary
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-            error: String(decoding: err, as: UTF8.self))
-    }
+    static func osprey(_ arguments: [String]) throws -> OspreyRun { try runOsprey(arguments) }
 
     /// Three hours of simulated traffic with plenty of fraud, labels 10 minutes later.
     static func eventsFile(in directory: URL) throws -> String {
