@@ -156,7 +156,8 @@ final class EntityTable {
                     osprey_prefetch(UnsafeRawPointer(record) + 64)
                     return
                 }
-                record.pointee.ring.prefetch(
+                // In place (see EventRing.prefetch): nothing is written through this pointer.
+                UnsafeMutablePointer(mutating: record).pointee.ring.prefetch(
                     starts: UnsafeBufferPointer(rebasing: windows[base..<(base + windowCount)]))
             }
         }

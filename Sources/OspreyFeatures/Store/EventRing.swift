@@ -81,8 +81,11 @@ struct EventRing {
 
     /// Hints the processor to load the buffer's header, the newest event and the events where
     /// `starts` begin, without touching the buffer (so without waiting for it).
+    ///
+    /// `mutating` only so that a call through a pointer to the ring works in place: a
+    /// non-mutating call copied the ring, retaining and releasing its storage on every hint.
     @inline(__always)
-    func prefetch(starts: UnsafeBufferPointer<WindowState>) {
+    mutating func prefetch(starts: UnsafeBufferPointer<WindowState>) {
         guard count > 0, let hint else { return }
         // Swift keeps an array's count and capacity in the 32 bytes before its elements.
         osprey_prefetch(hint - 32)
