@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "OspreyModel", dependencies: ["COpenBLAS", "OspreyCore", "OspreyFeatures"]),
         .target(name: "OspreySimulator", dependencies: ["OspreyCore", "OspreyFeatures"]),
         .target(
+            name: "OspreyOnline", dependencies: ["OspreyCore", "OspreyFeatures", "OspreyModel"]),
+        .target(
             name: "OspreyDaemon",
             dependencies: ["CZlib", "OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel"]),
         // Shared by the test targets only: where the data and the built binary are.
@@ -49,7 +51,7 @@ let package = Package(
             name: "osprey",
             dependencies: [
                 "OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel", "OspreyDaemon",
-                "OspreySimulator",
+                "OspreySimulator", "OspreyOnline",
             ]),
 
         .testTarget(name: "OspreyCoreTests", dependencies: ["OspreyCore"]),
@@ -72,6 +74,12 @@ let package = Package(
         .testTarget(
             name: "OspreySimulatorTests",
             dependencies: ["OspreySimulator", "OspreyFeatures", "OspreyCore", "OspreyTestSupport"]),
+        .testTarget(
+            name: "OspreyOnlineTests",
+            dependencies: [
+                "OspreyOnline", "OspreyModel", "OspreyFeatures", "OspreySimulator", "OspreyCore",
+                "OspreyTestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,7 @@ let commandTable: [any Command.Type] = [
     TrainCommand.self,
     EvalCommand.self,
     ScoreCommand.self,
+    BacktestCommand.self,
     ModelListCommand.self,
     ModelInspectCommand.self,
     ModelPromoteCommand.self,

@@ -1,0 +1,274 @@
+/// The feature vectors of scored events, kept until their labels come: the point-in-time
+/// half of the label join.
+///
+/// When an event that can later be labelled is scored, ``keep(_:)`` stores the vector the
+/// model saw and the outputs it gave. A label finds the entry by event key (``join(_:heads:)``)
+/// and gets that vector back, never a recomputed one. Entries leave in arrival order: when
+/// the store is full (``maxEntries``) or when they are older than ``ttlMs`` behind the newest
+/// event time (``expire(now:)``). An entry stays after a join, so that a second label for the
+/// same head is recognised as a duplicate; the keys of entries that left are remembered (as
+/// many as ``maxEntries``) so that a label for one of them is counted as late rather than
+/// unmatched.
+///
+/// Memory: `maxEntries × (vectorWidth + outputWidth) × 4` bytes plus small per-entry fields.
+///
+/// Thread: owned by one thread (the scorer's loop or the backtest).
+public struct LabelJoinStore: Sendable {
+    /// One kept event.
+    public struct Entry: Sendable, Equatable {
+        public var eventKey: UInt64
+        public var userKey: UInt64
+        public var timeMs: Int64
+        public var category: String?
+        /// `[vectorWidth]`: the raw feature vector the model scored.
+        public var vector: [Float]
+        /// `[outputWidth]`: every head's outputs at decision time, heads in model order.
+        public var outputs: [Float]
+        /// Bit `h` is set once head `h` has been labelled.
+        public var labelled: UInt32 = 0
+
+        public init(
+            eventKey: UInt64, userKey: UInt64, timeMs: Int64, category: String?,
+            vector: [Float], outputs: [Float]
+        ) {
+            self.eventKey = eventKey
+            self.userKey = userKey
+            self.timeMs = timeMs
+            self.category = category
+            self.vector = vector
+            self.outputs = outputs
+        }
+    }
+
+    /// What happened to labels and entries since the store was made.
+    public struct Counts: Sendable, Equatable {
+        public var kept = 0
+        public var joined = 0
+        /// Labels for an event the store never held (or forgot beyond its memory of keys).
+        public var unmatched = 0
+        /// Labels for an event whose entry had already left (TTL or size).
+        public var late = 0
+        /// Labels for a head that the event already had a label for.
+        public var duplicate = 0
+        /// Entries that left because they outlived the TTL.
+        public var expired = 0
+        /// Entries that left because the store was full.
+        public var evicted = 0
+        /// Events kept again under a key already present (the newer one replaces it).
+        public var replaced = 0
+        public init() {}
+    }
+
+    /// The outcome of a join.
+    public enum JoinResult: Sendable, Equatable {
+        case joined(Entry)
+        case unmatched, late, duplicate
+    }
+
+    public let vectorWidth: Int
+    public let outputWidth: Int
+    public let maxEntries: Int
+    public let ttlMs: Int64
+    public private(set) var counts = Counts()
+
+    /// Entries in arrival order from `head`; `nil` marks a slot whose entry was replaced.
+    private var ring: [Entry?] = []
+    private var head = 0
+    private var index: [UInt64: Int] = [:]
+    /// Keys of entries that left, oldest first from `goneHead`.
+    private var gone: [UInt64] = []
+    private var goneHead = 0
+    private var goneSet: Set<UInt64> = []
+
+    public init(vectorWidth: Int, outputWidth: Int, maxEntries: Int, ttlMs: Int64) {
+        precondition(maxEntries > 0 && ttlMs > 0, "the join store needs room and a TTL")
+        self.vectorWidth = vectorWidth
+        self.outputWidth = outputWidth
+        self.maxEntries = maxEntries
+        self.ttlMs = ttlMs
+    }
+
+    /// Entries held now.
+    public var count: Int { index.count }
+
+    /// Keeps a scored event; the oldest entry leaves first when the store is full.
+    public mutating func keep(_ entry: Entry) {
+        precondition(
+            entry.vector.count == vectorWidth && entry.outputs.count == outputWidth,
+            "entry widths differ from the store's")
+        if let slot = index[entry.eventKey] {
+            ring[slot] = nil
+            counts.replaced += 1
+        }
+        while ring.count - head >= maxEntries { dropOldest(expired: false) }
+        index[entry.eventKey] = ring.count
+        ring.append(entry)
+        counts.kept += 1
+        compact()
+    }
+
+    /// Removes the entries older than `now - ttlMs`.
+    public mutating func expire(now: Int64) {
+        let cutoff = now - ttlMs
+        while head < ring.count {
+            guard let entry = ring[head] else {
+                head += 1
+                continue
+            }
+            guard entry.timeMs < cutoff else { break }
+            dropOldest(expired: true)
+        }
+        compact()
+    }
+
+    /// Joins a label for the heads in `heads` (a bit per head index) to its event.
+    ///
+    /// Returns the entry as it was kept; marks those heads as labelled. A label whose heads
+    /// are all labelled already is a duplicate and changes nothing.
+    public mutating func join(_ eventKey: UInt64, heads: UInt32) -> JoinResult {
+        guard let slot = index[eventKey], var entry = ring[slot] else {
+            if goneSet.contains(eventKey) {
+                counts.late += 1
+                return .late
+            }
+            counts.unmatched += 1
+            return .unmatched
+        }
+        guard entry.labelled & heads != heads else {
+            counts.duplicate += 1
+            return .duplicate
+        }
+        entry.labelled |= heads
+        ring[slot] = entry
+        counts.joined += 1
+        return .joined(entry)
+    }
+
+    /// The entry for an event key, if held (for inspection and tests).
+    public func entry(_ eventKey: UInt64) -> Entry? { index[eventKey].flatMap { ring[$0] } }
+
+    private mutating func dropOldest(expired: Bool) {
+        guard head < ring.count else { return }
+        if let entry = ring[head] {
+            index.removeValue(forKey: entry.eventKey)
+            remember(entry.eventKey)
+            if expired { counts.expired += 1 } else { counts.evicted += 1 }
+        }
+        ring[head] = nil
+        head += 1
+    }
+
+    private mutating func remember(_ key: UInt64) {
+        gone.append(key)
+        goneSet.insert(key)
+        if gone.count - goneHead > maxEntries {
+            goneSet.remove(gone[goneHead])
+            goneHead += 1
+        }
+        if goneHead > 4096, goneHead * 2 > gone.count {
+            gone.removeFirst(goneHead)
+            goneHead = 0
+        }
+    }
+
+    /// Moves the live part of the ring to the front once the dead prefix dominates.
+    private mutating func compact() {
+        guard head > 4096, head * 2 > ring.count else { return }
+        ring.removeFirst(head)
+        head = 0
+        index.removeAll(keepingCapacity: true)
+        for (slot, entry) in ring.enumerated() {
+            if let entry { index[entry.eventKey] = slot }
+        }
+    }
+}
+
+extension LabelJoinStore {
+    /// The store as bytes, for a checkpoint: settings, counts, the entries in arrival order
+    /// and the remembered keys. ``init(bytes:)`` restores an equal store.
+    public func serialised() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes(Array("OSPJOIN1".utf8))
+        writer.int(vectorWidth)
+        writer.int(outputWidth)
+        writer.int(maxEntries)
+        writer.int64(ttlMs)
+        for value in [
+            counts.kept, counts.joined, counts.unmatched, counts.late, counts.duplicate,
+            counts.expired, counts.evicted, counts.replaced,
+        ] { writer.int(value) }
+        let live = ring[head...].compactMap { $0 }
+        writer.int(live.count)
+        for entry in live {
+            writer.uint64(entry.eventKey)
+            writer.uint64(entry.userKey)
+            writer.int64(entry.timeMs)
+            writer.uint64(UInt64(entry.labelled))
+            writer.optionalString(entry.category)
+            for value in entry.vector { writer.float(value) }
+            for value in entry.outputs { writer.float(value) }
+        }
+        let keys = gone[goneHead...]
+        writer.int(keys.count)
+        for key in keys { writer.uint64(key) }
+        return writer.data
+    }
+
+    /// Restores a store from ``serialised()`` bytes.
+    ///
+    /// - Throws: ``OnlineError/corruptState(_:)`` when the bytes are truncated, of another
+    ///   format, or inconsistent.
+    public init(bytes: [UInt8]) throws(OnlineError) {
+        var reader = ByteReader(bytes)
+        guard try reader.bytes(8) == Array("OSPJOIN1".utf8) else {
+            throw .corruptState("join store: not a join store (bad magic)")
+        }
+        let vectorWidth = try reader.int()
+        let outputWidth = try reader.int()
+        let maxEntries = try reader.int()
+        let ttl = try reader.int64()
+        guard vectorWidth >= 0, outputWidth >= 0, maxEntries > 0, ttl > 0 else {
+            throw .corruptState("join store: bad settings")
+        }
+        self.init(
+            vectorWidth: vectorWidth, outputWidth: outputWidth, maxEntries: maxEntries, ttlMs: ttl)
+        var values: [Int] = []
+        for _ in 0..<8 { values.append(try reader.int()) }
+        counts.kept = values[0]
+        counts.joined = values[1]
+        counts.unmatched = values[2]
+        counts.late = values[3]
+        counts.duplicate = values[4]
+        counts.expired = values[5]
+        counts.evicted = values[6]
+        counts.replaced = values[7]
+        let live = try reader.int()
+        guard live >= 0, live <= maxEntries else { throw .corruptState("join store: bad count") }
+        for _ in 0..<live {
+            let key = try reader.uint64()
+            let user = try reader.uint64()
+            let time = try reader.int64()
+            let labelled = UInt32(truncatingIfNeeded: try reader.uint64())
+            let category = try reader.optionalString()
+            var vector: [Float] = []
+            vector.reserveCapacity(vectorWidth)
+            for _ in 0..<vectorWidth { vector.append(try reader.float()) }
+            var outputs: [Float] = []
+            for _ in 0..<outputWidth { outputs.append(try reader.float()) }
+            var entry = Entry(
+                eventKey: key, userKey: user, timeMs: time, category: category, vector: vector,
+                outputs: outputs)
+            entry.labelled = labelled
+            index[key] = ring.count
+            ring.append(entry)
+        }
+        let keys = try reader.int()
+        guard keys >= 0, keys <= maxEntries else { throw .corruptState("join store: bad keys") }
+        for _ in 0..<keys {
+            let key = try reader.uint64()
+            gone.append(key)
+            goneSet.insert(key)
+        }
+        guard reader.isAtEnd else { throw .corruptState("join store: trailing bytes") }
+    }
+}

@@ -1,0 +1,321 @@
+import OspreyModel
+
+/// The online loop: score events in micro-batches, keep their vectors, join labels to them,
+/// judge each label's prediction (prequential quality), learn from the joined examples, and
+/// replace the serving model only through the ``PromotionGuard``.
+///
+/// Use: ``submit(event:)`` and ``submit(label:)`` in event-time order, then ``flush()`` (or
+/// let a full batch flush itself). A flush scores the batch's events with the serving model
+/// in one call, then replays events and labels in their original order: each event is kept
+/// in the ``LabelJoinStore`` and shown to the ``SelfLabeller``; each label is joined. After
+/// the flush, a fine-tuning run starts when ``OnlineSettings/fineTuneEvery`` labels have
+/// joined since the last one; its candidate is judged on the hold-out (the newest labelled
+/// examples, which enter the replay buffer only when newer ones push them out, so neither
+/// model has trained on them).
+///
+/// - Important: a promotion takes effect at the next batch: the events of one batch are all
+///   scored by the same model. The fine-tuning run happens on the caller's thread and holds
+///   up the loop for its duration; the daemon is to run ``fineTuneNow()``'s work on its own
+///   thread (the pieces are values and can be handed over).
+///
+/// Thread: one thread owns a learner.
+public final class OnlineLearner {
+    /// An event to score: its identity, time, kind and raw vector.
+    public struct Event: Sendable {
+        public var eventKey: UInt64
+        public var userKey: UInt64
+        public var timeMs: Int64
+        public var isOrder: Bool
+        public var category: String?
+        public var vector: [Float]
+
+        public init(
+            eventKey: UInt64, userKey: UInt64, timeMs: Int64, isOrder: Bool, category: String?,
+            vector: [Float]
+        ) {
+            self.eventKey = eventKey
+            self.userKey = userKey
+            self.timeMs = timeMs
+            self.isOrder = isOrder
+            self.category = category
+            self.vector = vector
+        }
+    }
+
+    /// One judged prediction, as the prequential windows see it.
+    public struct Observation: Sendable {
+        public let head: String
+        /// The positive-class probability (sigmoid) or the true class's (softmax).
+        public let probability: Double
+        public let label: Int32
+        public let eventTimeMs: Int64
+        public let userKey: UInt64
+        /// The model version that gave the score.
+        public let version: String
+    }
+
+    /// What a fine-tuning run did.
+    public struct RunRecord: Sendable {
+        public let atMs: Int64
+        public let meanLoss: Double
+        public let decision: PromotionGuard.Decision
+        public let servingVersion: String
+    }
+
+    public let settings: OnlineSettings
+    public private(set) var serving: Model
+    private var scorer: Scorer
+    private var servingVersionOfBatch: String
+    public private(set) var join: LabelJoinStore
+    private var selfLabeller: SelfLabeller
+    public private(set) var windows: [String: PrequentialWindow] = [:]
+    public private(set) var buffer: ReplayBuffer
+    private var holdoutRing: [TrainingExample] = []
+    private var holdoutHead = 0
+    public private(set) var runs: [RunRecord] = []
+    /// Labels whose verdict no head of the model takes.
+    public private(set) var labelsForNoHead = 0
+    /// Called with every judged prediction (the backtest's weekly tables use it).
+    public var observer: ((Observation) -> Void)?
+
+    private let heads: [HeadSpec]
+    private let offsets: [Int]
+    private let headIndex: [String: Int]
+    private var pending: [Pending] = []
+    private var pendingEvents: [Event] = []
+    private var labelsSinceRun = 0
+    private var latestMs: Int64 = .min
+    /// Whether a head takes labels of orders (`fraud`, `fraud_type`) or of clicks (`bot`,
+    /// `purchase`, `interest`); events no head can learn from are scored but not kept.
+    private let learnsFromOrders: Bool
+    private let learnsFromClicks: Bool
+
+    private enum Pending {
+        case event(Int)
+        case label(DelayedLabel)
+    }
+
+    public init(serving: Model, settings: OnlineSettings) {
+        self.settings = settings
+        self.serving = serving
+        scorer = Scorer(model: serving, capacity: settings.batch)
+        servingVersionOfBatch = serving.version
+        let heads = serving.heads
+        self.heads = heads
+        learnsFromOrders = heads.contains { ["fraud", "fraud_type"].contains($0.name) }
+        learnsFromClicks = heads.contains { ["bot", "purchase", "interest"].contains($0.name) }
+        var offsets: [Int] = []
+        var width = 0
+        for head in heads {
+            offsets.append(width)
+            width += head.width
+        }
+        self.offsets = offsets
+        headIndex = Dictionary(
+            heads.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        join = LabelJoinStore(
+            vectorWidth: serving.schema.count, outputWidth: width,
+            maxEntries: settings.joinMaxEntries, ttlMs: settings.joinTTLMs)
+        selfLabeller = SelfLabeller(
+            horizonMs: settings.purchaseHorizonMs, purchase: headIndex["purchase"] != nil,
+            interest: headIndex["interest"] != nil)
+        buffer = ReplayBuffer(
+            recentCapacity: settings.recent, reservoirCapacity: settings.reservoir,
+            positiveCapacity: settings.positives,
+            positiveHeads: heads.indices.filter { heads[$0].kind.isSigmoid },
+            seed: settings.seed)
+        for head in heads {
+            windows[head.name] = PrequentialWindow(
+                capacity: settings.window, isSigmoid: head.kind.isSigmoid)
+        }
+    }
+
+    /// The hold-out: the newest labelled examples, oldest first.
+    public var holdout: [TrainingExample] {
+        Array(holdoutRing[holdoutHead...]) + Array(holdoutRing[..<holdoutHead])
+    }
+
+    /// Queues an event for scoring; a full batch is flushed at once.
+    public func submit(event: Event) {
+        pending.append(.event(pendingEvents.count))
+        pendingEvents.append(event)
+        if pendingEvents.count >= settings.batch { flush() }
+    }
+
+    /// Queues a label; it is joined, in order, at the next flush.
+    public func submit(label: DelayedLabel) {
+        pending.append(.label(label))
+    }
+
+    /// Scores the queued events, replays events and labels in order, and runs fine-tuning
+    /// when it is due.
+    public func flush() {
+        let scores = score()
+        for item in pending {
+            switch item {
+            case .event(let position):
+                keep(pendingEvents[position], scores: scores, row: position)
+            case .label(let label):
+                latestMs = max(latestMs, label.timeMs)
+                apply(label)
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+        pendingEvents.removeAll(keepingCapacity: true)
+        if latestMs > .min { join.expire(now: latestMs) }
+        if settings.fineTuneEnabled, labelsSinceRun >= settings.fineTuneEvery {
+            fineTuneNow()
+        }
+    }
+
+    /// Fine-tunes a candidate on the replay buffer, judges it on the hold-out and promotes
+    /// it if the guard agrees; returns the record (nil when there is nothing to learn from).
+    @discardableResult
+    public func fineTuneNow() -> RunRecord? {
+        labelsSinceRun = 0
+        let examples = buffer.examples
+        guard !examples.isEmpty, !holdoutRing.isEmpty else { return nil }
+        let run: FineTuner.Run
+        do {
+            run = try FineTuner.fineTune(
+                serving, examples: examples, calibration: buffer.unbiasedExamples,
+                settings: settings.fineTune)
+        } catch {
+            return nil
+        }
+        let slice = TrainingExample.dataset(holdout, heads: heads, width: serving.schema.count)
+        let decision = settings.promotion.judge(
+            candidate: run.candidate, serving: serving, on: slice)
+        if decision.promoted {
+            serving = run.candidate
+            scorer = Scorer(model: serving, capacity: settings.batch)
+        }
+        let record = RunRecord(
+            atMs: latestMs, meanLoss: run.meanLoss, decision: decision,
+            servingVersion: serving.version)
+        runs.append(record)
+        return record
+    }
+
+    // MARK: - Steps of a flush
+
+    /// Scores the queued events; returns each head's outputs, `[rows, width]` per head.
+    private func score() -> [[Float]] {
+        let rows = pendingEvents.count
+        guard rows > 0 else { return [] }
+        let width = serving.schema.count
+        var matrix = [Float](repeating: 0, count: rows * width)
+        for (row, event) in pendingEvents.enumerated() {
+            matrix.withUnsafeMutableBufferPointer { target in
+                for column in 0..<width { target[row * width + column] = event.vector[column] }
+            }
+        }
+        servingVersionOfBatch = serving.version
+        return scorer.scoreAll(
+            matrix, rows: rows, categories: pendingEvents.map(\.category),
+            batchSize: settings.batch)
+    }
+
+    /// Keeps a scored event for its labels (when a head can learn from it) and shows it to
+    /// the self-labeller (always: an order resolves the purchase labels of earlier clicks).
+    private func keep(_ event: Event, scores: [[Float]], row: Int) {
+        latestMs = max(latestMs, event.timeMs)
+        if event.isOrder ? learnsFromOrders : learnsFromClicks {
+            var outputs: [Float] = []
+            outputs.reserveCapacity(join.outputWidth)
+            for (index, head) in heads.enumerated() {
+                let start = row * head.width
+                outputs.append(contentsOf: scores[index][start..<(start + head.width)])
+            }
+            join.keep(
+                LabelJoinStore.Entry(
+                    eventKey: event.eventKey, userKey: event.userKey, timeMs: event.timeMs,
+                    category: event.category, vector: event.vector, outputs: outputs))
+        }
+        let implied = selfLabeller.observe(
+            eventKey: event.eventKey, userKey: event.userKey, timeMs: event.timeMs,
+            isOrder: event.isOrder, category: event.category)
+        for label in implied { apply(label) }
+    }
+
+    /// Joins one label and learns from it.
+    private func apply(_ label: DelayedLabel) {
+        let targets = headLabels(label.verdict)
+        guard !targets.isEmpty else {
+            labelsForNoHead += 1
+            return
+        }
+        let mask = targets.reduce(UInt32(0)) { $0 | (1 << UInt32($1.head)) }
+        guard case .joined(let entry) = join.join(label.eventKey, heads: mask) else { return }
+        var labels = [Int32](repeating: -1, count: heads.count)
+        for (head, value) in targets {
+            labels[head] = value
+            let spec = heads[head]
+            let probability =
+                spec.kind.isSigmoid
+                ? Double(entry.outputs[offsets[head]])
+                : Double(entry.outputs[offsets[head] + Int(value)])
+            windows[spec.name]?.add(probability: probability, label: value)
+            observer?(
+                Observation(
+                    head: spec.name, probability: probability, label: value,
+                    eventTimeMs: entry.timeMs, userKey: entry.userKey,
+                    version: servingVersionOfBatch))
+        }
+        hold(
+            TrainingExample(
+                vector: entry.vector, category: entry.category, labels: labels,
+                timeMs: entry.timeMs, userKey: entry.userKey))
+        labelsSinceRun += 1
+    }
+
+    /// Puts an example in the hold-out; the oldest one there moves to the replay buffer.
+    private func hold(_ example: TrainingExample) {
+        if holdoutRing.count < settings.holdout {
+            holdoutRing.append(example)
+            return
+        }
+        buffer.add(holdoutRing[holdoutHead])
+        holdoutRing[holdoutHead] = example
+        holdoutHead = (holdoutHead + 1) % settings.holdout
+    }
+
+    /// The (head, label) pairs a verdict gives this model's heads.
+    private func headLabels(_ verdict: Verdict) -> [(head: Int, value: Int32)] {
+        func classIndex(_ head: Int, _ name: String, fallback: String) -> Int32? {
+            let classes = heads[head].kind.classes
+            if let position = classes.firstIndex(of: name) { return Int32(position) }
+            return classes.firstIndex(of: fallback).map(Int32.init)
+        }
+        var result: [(head: Int, value: Int32)] = []
+        switch verdict {
+        case .fraud(let type):
+            orderLabels(fraud: true, type: type, into: &result)
+        case .legit:
+            orderLabels(fraud: false, type: "none", into: &result)
+        case .bot, .human:
+            if let head = headIndex["bot"] { result.append((head, verdict == .bot ? 1 : 0)) }
+        case .purchased(let bought):
+            if let head = headIndex["purchase"] { result.append((head, bought ? 1 : 0)) }
+        case .nextCategory(let category):
+            if let head = headIndex["interest"],
+                let value = classIndex(head, category, fallback: "other")
+            {
+                result.append((head, value))
+            }
+        }
+        return result
+    }
+
+    /// The `fraud` and `fraud_type` labels of an order's verdict.
+    private func orderLabels(
+        fraud: Bool, type: String?, into result: inout [(head: Int, value: Int32)]
+    ) {
+        if let head = headIndex["fraud"] { result.append((head, fraud ? 1 : 0)) }
+        if let head = headIndex["fraud_type"], let type,
+            let position = heads[head].kind.classes.firstIndex(of: type)
+        {
+            result.append((head, Int32(position)))
+        }
+    }
+}
