@@ -72,6 +72,7 @@ let package = Package(
             name: "OspreyDaemonTests",
             dependencies: [
                 "OspreyDaemon", "OspreyKafka", "OspreyModel", "OspreyCore", "OspreyTestSupport",
+                "OspreyOnline",
             ],
             exclude: ["schema"]),
         .testTarget(
