@@ -205,6 +205,10 @@ struct OnlineTrainingEndToEndTests {
 
     /// A burst of flipped labels, then honest ones for the newest examples: the candidate
     /// learns the flipped rule, the hold-out shows it, and the guard keeps version 1.
+    ///
+    /// So that the run sees every label whatever the machine's load, the daemon first gathers
+    /// them with training off; restarted with training on, it gets one more labelled order,
+    /// and the run it starts trains on the examples it restored.
     @Test func aCandidateTrainedOnPoisonedLabelsIsRejected() throws {
         let (broker, servers) = try Self.startBroker()
         defer { broker.stop() }
@@ -212,14 +216,8 @@ struct OnlineTrainingEndToEndTests {
         let state = directory.appendingPathComponent("state").path
         let config = directory.appendingPathComponent("osprey.conf").path
         try Self.writeConfig(
-            config, servers: servers, state: state, group: "poison",
-            training: """
-                training.interval = 3s
-                training.min_labels = 100000000
-                training.holdout = 2000
-                training.fine_tune.steps = 300
-                training.fine_tune.learning_rate = 0.005
-                """)
+            config, servers: servers, state: state, group: "poison-1",
+            training: "training.enabled = false\ntraining.holdout = 2000")
         // Seed 1 has 27 frauds among its last 200 labels.
         var lines = try Self.traffic(seed: 1, directory: directory)
         // Every order label but the last 200 says the opposite of the truth. The hold-out, the
@@ -233,13 +231,40 @@ struct OnlineTrainingEndToEndTests {
                 ? line.replacingOccurrences(of: "\"label\":\"fraud\"", with: "\"label\":\"legit\"")
                 : line.replacingOccurrences(of: "\"label\":\"legit\"", with: "\"label\":\"fraud\"")
         }
-        // All of it waits in the topic before the daemon starts, so that it has joined every
-        // label before the first run (3 s after start).
+        let gathering = try ServeEndToEndTests.startDaemon(config: config)
+        defer { gathering.stop() }
+        let gatheringAddress = try Self.metricsAddress(gathering)
         try Self.produce(lines, topic: "events", servers: servers)
+        let gathered = try Self.waitForMetrics(gatheringAddress) {
+            ($0.total("osprey_label_joins_total", matching: ["source": "topic"]) ?? 0)
+                >= Double(labelPositions.count)
+        }
+        #expect(
+            gathered.total(
+                "osprey_label_joins_total", matching: ["source": "topic", "outcome": "joined"])
+                == Double(labelPositions.count))
+        gathering.send(SIGTERM)
+        #expect(gathering.waitForExit(timeout: .seconds(20)) == 0)
 
+        try Self.writeConfig(
+            config, servers: servers, state: state, group: "poison-2",
+            training: """
+                training.interval = 2s
+                training.min_labels = 100000000
+                training.holdout = 2000
+                training.fine_tune.steps = 300
+                training.fine_tune.learning_rate = 0.005
+                """)
         let daemon = try ServeEndToEndTests.startDaemon(config: config)
         defer { daemon.stop() }
         let address = try Self.metricsAddress(daemon)
+        try Self.produce(
+            [
+                #"{"type":"order","event_id":"extra-1","user_id":"u1","#
+                    + #""ts":"2026-01-05T00:20:00Z","amount":12.5}"#,
+                #"{"type":"label","event_id":"extra-1","user_id":"u1","#
+                    + #""ts":"2026-01-05T00:21:00Z","label":"legit"}"#,
+            ], topic: "events", servers: servers)
         let rejected = daemon.waitForLine(inErrors: true, timeout: .seconds(40)) {
             $0.contains("msg=\"candidate rejected; the serving model stays\"")
         }

@@ -47,6 +47,7 @@ final class BackgroundTrainer: Sendable {
 
     private let pending = Mutex<Request?>(nil)
     private let busy = Atomic<Bool>(false)
+    private let promoted = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let wake = WakeSignal()
     private let thread = Mutex<JoinableThread?>(nil)
@@ -77,6 +78,10 @@ final class BackgroundTrainer: Sendable {
 
     /// Whether no run is queued or in progress.
     var isIdle: Bool { !busy.load(ordering: .acquiring) }
+
+    /// The version this trainer promoted last (0 before any): until the pipeline serves it,
+    /// a new run would start from a parent that no longer is the serving choice.
+    var lastPromoted: Int { promoted.load(ordering: .acquiring) }
 
     /// Queues `request` when the trainer is idle; returns whether it was taken.
     func submit(_ request: Request) -> Bool {
@@ -178,6 +183,7 @@ final class BackgroundTrainer: Sendable {
             try versions.catalog.install(candidate, as: version)
             let change = try versions.promote(
                 version, reason: "online fine-tuning: " + decision.reason, keep: keepVersions)
+            promoted.store(change.to, ordering: .releasing)
             metrics.promotions.labels().increment()
             logger.notice(
                 "candidate promoted",

@@ -75,14 +75,16 @@ extension Pipeline {
         learning.pendingLabels.removeAll(keepingCapacity: true)
     }
 
-    /// Once a second: the quality gauges, and a training request when one is due and the
-    /// trainer is idle.
+    /// Once a second: the quality gauges, and a training request when one is due, the trainer
+    /// is idle and its last promotion serves.
     func serveLearning(now: ContinuousClock.Instant) {
         guard now - lastLearningCheck >= .seconds(1) else { return }
         lastLearningCheck = now
         learning.publishQuality()
         metrics.joinEntries.labels().set(partitions.values.reduce(0) { $0 + $1.joinStore.count })
-        guard let trainer, trainer.isIdle, learning.accepts(model) else { return }
+        guard let trainer, trainer.isIdle, !awaitingPromotedSwap(trainer, now: now),
+            learning.accepts(model)
+        else { return }
         let intervalPassed = now - lastTrainingRequest >= settings.trainingInterval
         guard
             let request = learning.trainingRequest(
@@ -100,6 +102,24 @@ extension Pipeline {
                     .holdoutRows: .int(Int64(request.holdout.count)),
                 ])
         }
+    }
+
+    /// Whether the trainer's last promotion is not serving yet: a run started now would
+    /// fine-tune its parent and could not be promoted. The wait ends when the swap happens, or
+    /// after 30 s (a refused swap, or an operator's rollback in between).
+    private func awaitingPromotedSwap(_ trainer: BackgroundTrainer, now: ContinuousClock.Instant)
+        -> Bool
+    {
+        let promoted = trainer.lastPromoted
+        guard promoted > servedPromotion else { return false }
+        let noticed = promotionNoticed ?? now
+        if promoted == modelVersionNumber || now - noticed > .seconds(30) {
+            servedPromotion = promoted
+            promotionNoticed = nil
+            return false
+        }
+        promotionNoticed = noticed
+        return true
     }
 
     /// Restores the examples saved beside the checkpoints, if any; a file that cannot be

@@ -67,6 +67,10 @@ final class Pipeline {
     var lastLearningCheck = ContinuousClock.now
     var lastTrainingRequest = ContinuousClock.now
     var trainingRequests = 0
+    /// The trainer's last promotion once the pipeline served it, and when the pipeline first
+    /// saw one it did not serve yet (see `PipelineLearning.swift`).
+    var servedPromotion = 0
+    var promotionNoticed: ContinuousClock.Instant?
 
     init(
         settings: DaemonSettings, logger: Logger, metrics: DaemonMetrics,
