@@ -44,7 +44,10 @@ let package = Package(
             name: "OspreyOnline", dependencies: ["OspreyCore", "OspreyFeatures", "OspreyModel"]),
         .target(
             name: "OspreyDaemon",
-            dependencies: ["CZlib", "OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel"]),
+            dependencies: [
+                "CZlib", "OspreyCore", "OspreyKafka", "OspreyFeatures", "OspreyModel",
+                "OspreyOnline",
+            ]),
         // Shared by the test targets only: where the data and the built binary are.
         .target(name: "OspreyTestSupport", dependencies: ["OspreyCore"]),
         .executableTarget(
@@ -69,6 +72,7 @@ let package = Package(
             name: "OspreyDaemonTests",
             dependencies: [
                 "OspreyDaemon", "OspreyKafka", "OspreyModel", "OspreyCore", "OspreyTestSupport",
+                "OspreyOnline",
             ],
             exclude: ["schema"]),
         .testTarget(

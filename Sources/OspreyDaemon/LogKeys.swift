@@ -12,4 +12,11 @@ extension LogKey {
     public static let listen: LogKey = "listen"
     public static let guarantee: LogKey = "guarantee"
     public static let oldVersion: LogKey = "old_version"
+    public static let parentVersion: LogKey = "parent_version"
+    public static let fraudAUC: LogKey = "fraud_auc"
+    public static let trigger: LogKey = "trigger"
+    public static let loss: LogKey = "loss"
+    public static let examples: LogKey = "examples"
+    public static let waiting: LogKey = "waiting"
+    public static let holdoutRows: LogKey = "holdout_rows"
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OspreyCore
 import OspreyDaemon
+import OspreyFeatures
 import OspreyTestSupport
 import Testing
 
@@ -225,15 +226,35 @@ extension CrashRecoveryTests {
         #expect(last.waitForExit(timeout: .seconds(20)) == 0)
     }
 
+    /// The feature state and offsets must be byte for byte those of the clean run. The join
+    /// store cannot be: the self-labeller's waiting clicks are not checkpointed (so labels
+    /// differ after a crash) and scores differ in their last bits with the micro-batch; it
+    /// must hold the same number of scored events.
     static func expectSameState(partition: Int, clean: Run, found run: Run) throws {
         let name = "events-\(partition)"
-        let expected = try CheckpointFile(
-            directory: clean.state + "/checkpoints", name: name
-        ).load(clean.state + "/checkpoints/" + name)
-        let found = try CheckpointFile(
-            directory: run.state + "/checkpoints", name: name
-        ).load(run.state + "/checkpoints/" + name)
-        #expect(found == expected, "\(run.name): partition \(partition) differs after the crashes")
+        func load(_ state: String) throws -> PartitionCheckpoint {
+            let path = state + "/checkpoints/" + name
+            let payload = try CheckpointFile(directory: state + "/checkpoints", name: name)
+                .load(path)
+            return try PartitionCheckpoint.decode(
+                payload, path: path, configuration: FeatureConfiguration())
+        }
+        func withoutJoinStore(_ checkpoint: PartitionCheckpoint) throws -> [UInt8] {
+            try PartitionCheckpoint(
+                topic: checkpoint.topic, partition: checkpoint.partition,
+                nextOffset: checkpoint.nextOffset, nextLabelOffset: checkpoint.nextLabelOffset,
+                modelVersion: checkpoint.modelVersion, store: checkpoint.store
+            ).encoded()
+        }
+        let expected = try load(clean.state)
+        let found = try load(run.state)
+        #expect(
+            try withoutJoinStore(found) == withoutJoinStore(expected),
+            "\(run.name): partition \(partition) differs after the crashes")
+        #expect(expected.joinStore != nil)
+        #expect(
+            found.joinStore?.count == expected.joinStore?.count,
+            "\(run.name): partition \(partition) keeps another number of scored events")
     }
 
     /// Checks that every alert of the clean run is among `crashAlerts` and that repeats are

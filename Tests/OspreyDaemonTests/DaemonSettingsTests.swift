@@ -48,6 +48,36 @@ import Testing
         _ = try settings("kafka.bootstrap.servers = x:1\nmodel.experts = 4\nkafka.linger.ms = 5\n")
     }
 
+    @Test func trainingKeysSetTheOnlineLoop() throws {
+        let defaults = try settings("kafka.bootstrap.servers = x:1\n")
+        #expect(defaults.trainingEnabled && defaults.trainingInterval == .seconds(600))
+        #expect(defaults.trainingMinLabels == 5000 && defaults.online.holdout == 2000)
+        #expect(defaults.online.joinTTLMs == 30 * 86_400_000)
+        let set = try settings(
+            """
+            kafka.bootstrap.servers = x:1
+            training.min_labels = 300
+            training.join.ttl = 2d
+            training.join.max_entries = 1000
+            training.holdout = 50
+            training.buffer.recent = 400
+            training.buffer.reservoir = 0
+            training.fine_tune.steps = 30
+            training.fine_tune.learning_rate = 0.01
+            training.tolerance = 0.02
+            training.window = 700
+            """)
+        #expect(set.trainingMinLabels == 300 && set.online.joinTTLMs == 2 * 86_400_000)
+        #expect(set.online.joinMaxEntries == 1000 && set.online.holdout == 50)
+        #expect(set.online.recent == 400 && set.online.reservoir == 0)
+        #expect(set.online.fineTune.steps == 30 && set.online.fineTune.learningRate == 0.01)
+        #expect(set.online.promotion.defaultTolerance == 0.02 && set.online.window == 700)
+        let bad = #expect(throws: ConfigurationError.self) {
+            try settings("kafka.bootstrap.servers = x:1\ntraining.min_labels = 0\n")
+        }
+        #expect(bad?.key == "training.min_labels")
+    }
+
     /// `config/osprey.conf` documents every key with its default, and parses as it stands.
     @Test func theRepositoryConfigDocumentsEveryKey() throws {
         let path = TestEnvironment.repositoryRoot.appendingPathComponent("config/osprey.conf").path

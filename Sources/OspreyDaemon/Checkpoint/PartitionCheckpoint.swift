@@ -1,17 +1,23 @@
 import OspreyFeatures
+import OspreyOnline
 
 /// What a partition's checkpoint holds: where to resume reading, the model version in force,
-/// and the partition's whole feature store.
+/// the partition's whole feature store, and its label join store (the vectors of scored
+/// events still waiting for their labels).
 ///
 /// Payload (inside a ``CheckpointFile``, which adds the magic, length and CRC-32; integers
 /// little-endian):
 ///
 ///     "OSPRPART" | format u32 | partition i32 | next event offset i64
 ///     | next label offset i64 | model version (u16 + UTF-8)
-///     | topic (u16 + UTF-8) | store snapshot (the rest; it has its own trailer and checksum)
+///     | topic (u16 + UTF-8) | join store (u64 length + its bytes; format 2 only)
+///     | store snapshot (the rest; it has its own trailer and checksum)
+///
+/// Format 1 (before the label join) is still read; its partitions start with an empty join
+/// store.
 public struct PartitionCheckpoint {
     static let magic = Array("OSPRPART".utf8)
-    static let format: UInt32 = 1
+    static let format: UInt32 = 2
 
     public let topic: String
     public let partition: Int32
@@ -21,10 +27,12 @@ public struct PartitionCheckpoint {
     public let nextLabelOffset: Int64
     public let modelVersion: String
     public let store: FeatureStore
+    /// The scored events waiting for labels; nil in a format 1 checkpoint.
+    public let joinStore: LabelJoinStore?
 
     public init(
         topic: String, partition: Int32, nextOffset: Int64, nextLabelOffset: Int64,
-        modelVersion: String, store: FeatureStore
+        modelVersion: String, store: FeatureStore, joinStore: LabelJoinStore? = nil
     ) {
         self.topic = topic
         self.partition = partition
@@ -32,6 +40,7 @@ public struct PartitionCheckpoint {
         self.nextLabelOffset = nextLabelOffset
         self.modelVersion = modelVersion
         self.store = store
+        self.joinStore = joinStore
     }
 
     /// The payload bytes.
@@ -45,6 +54,9 @@ public struct PartitionCheckpoint {
         appendInteger(nextLabelOffset, to: &bytes)
         appendText(modelVersion, to: &bytes)
         appendText(topic, to: &bytes)
+        let join = joinStore?.serialised() ?? []
+        appendInteger(UInt64(join.count), to: &bytes)
+        bytes += join
         var snapshot = MemorySnapshot(bytes: bytes)
         try store.writeSnapshot(to: &snapshot)
         return snapshot.bytes
@@ -61,37 +73,51 @@ public struct PartitionCheckpoint {
         guard reader.take(magic.count).map(Array.init) == magic else {
             throw .malformedPayload(path: path, reason: "not a partition checkpoint")
         }
-        guard let format: UInt32 = reader.integer(), format == PartitionCheckpoint.format else {
+        guard let format: UInt32 = reader.integer(), format == 1 || format == 2 else {
             throw .malformedPayload(path: path, reason: "unsupported partition checkpoint format")
         }
         guard let partition: Int32 = reader.integer(), let next: Int64 = reader.integer(),
             let nextLabel: Int64 = reader.integer(), let version = reader.text(),
             let topic = reader.text()
         else { throw .malformedPayload(path: path, reason: "truncated header") }
+        var joinStore: LabelJoinStore?
+        if format == 2 {
+            guard let length: UInt64 = reader.integer(), length <= UInt64(Int.max),
+                let join = reader.take(Int(length))
+            else { throw .malformedPayload(path: path, reason: "truncated join store") }
+            if !join.isEmpty {
+                do {
+                    joinStore = try LabelJoinStore(bytes: Array(join))
+                } catch {
+                    throw .malformedPayload(path: path, reason: "join store: \(error)")
+                }
+            }
+        }
         var snapshot = MemorySnapshot(bytes: Array(bytes[reader.offset...]))
         do {
             let store = try FeatureStore.restore(from: &snapshot, configuration: configuration)
             return PartitionCheckpoint(
                 topic: topic, partition: partition, nextOffset: next,
-                nextLabelOffset: nextLabel, modelVersion: version, store: store)
+                nextLabelOffset: nextLabel, modelVersion: version, store: store,
+                joinStore: joinStore)
         } catch {
             throw .malformedPayload(path: path, reason: "feature state: \(error)")
         }
     }
 }
 
-private func appendInteger<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+func appendInteger<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
     withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
 }
 
-private func appendText(_ text: String, to bytes: inout [UInt8]) {
+func appendText(_ text: String, to bytes: inout [UInt8]) {
     let utf8 = Array(text.utf8.prefix(Int(UInt16.max)))
     appendInteger(UInt16(utf8.count), to: &bytes)
     bytes += utf8
 }
 
 /// Reads little-endian integers and length-prefixed text from a byte array.
-private struct ByteReader {
+struct ByteReader {
     let bytes: [UInt8]
     var offset = 0
 

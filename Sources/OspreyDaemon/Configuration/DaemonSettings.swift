@@ -1,4 +1,5 @@
 import OspreyCore
+import OspreyOnline
 
 /// How alerts and offsets are delivered.
 public enum ProcessingGuarantee: String, Sendable, CaseIterable {
@@ -45,6 +46,11 @@ public struct DaemonSettings: Sendable {
     public var maxEventBytes: Int
     public var trainingEnabled: Bool
     public var trainingInterval: Duration
+    /// Labels joined since the last fine-tuning run that start the next one early.
+    public var trainingMinLabels: Int
+    /// The online loop's bounds (`training.join.*`, `training.holdout`, `training.buffer.*`,
+    /// `training.fine_tune.*`, `training.tolerance`, `training.window`).
+    public var online: OnlineSettings
     public var metricsListen: String
     public var logLevel: LogLevel
     public var summaryInterval: Duration
@@ -107,6 +113,8 @@ public struct DaemonSettings: Sendable {
         maxEventBytes = try entry("events.max.bytes").int(in: 256...(16 << 20))
         trainingEnabled = try entry("training.enabled").bool()
         trainingInterval = try entry("training.interval").duration()
+        trainingMinLabels = try entry("training.min_labels").int(in: 1...100_000_000)
+        online = try DaemonSettings.online(entry)
         metricsListen = entry("metrics.listen").value
         let level = entry("log.level")
         guard let parsedLevel = LogLevel(name: level.value) else {
@@ -120,6 +128,28 @@ public struct DaemonSettings: Sendable {
         let instance = entry("instance.name").value
         instanceName = instance.isEmpty ? hostName : instance
         self.file = file
+    }
+
+    /// The online loop's settings from the `training.` keys the daemon reads.
+    private static func online(_ entry: (String) -> ConfigurationEntry) throws(ConfigurationError)
+        -> OnlineSettings
+    {
+        var online = OnlineSettings()
+        let ttl = entry("training.join.ttl")
+        online.joinTTLMs = try ttl.duration().totalMilliseconds
+        guard online.joinTTLMs > 0 else {
+            throw ConfigurationError(key: ttl.key, origin: ttl.origin, reason: "must be positive")
+        }
+        online.joinMaxEntries = try entry("training.join.max_entries").int(in: 1...50_000_000)
+        online.holdout = try entry("training.holdout").int(in: 1...1_000_000)
+        online.recent = try entry("training.buffer.recent").int(in: 1...10_000_000)
+        online.reservoir = try entry("training.buffer.reservoir").int(in: 0...10_000_000)
+        online.fineTune.steps = try entry("training.fine_tune.steps").int(in: 1...1_000_000)
+        online.fineTune.learningRate = try entry("training.fine_tune.learning_rate").double(
+            in: 0...1)
+        online.promotion.defaultTolerance = try entry("training.tolerance").double(in: 0...1)
+        online.window = try entry("training.window").int(in: 1...10_000_000)
+        return online
     }
 
     /// The heads whose threshold has a key; distribution heads (`fraud_type`, `interest`) do

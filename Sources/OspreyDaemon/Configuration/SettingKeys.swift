@@ -62,6 +62,30 @@ extension DaemonSettings {
         SettingKey("training.enabled", "true", "Online fine-tuning from delayed labels."),
         SettingKey("training.interval", "10m", "How often a fine-tuning run starts."),
         SettingKey(
+            "training.min_labels", "5000",
+            "A run also starts once this many labels have joined since the last one."),
+        SettingKey(
+            "training.join.ttl", "30d", "How long a scored event's vector waits for its label."),
+        SettingKey(
+            "training.join.max_entries", "20000",
+            "Scored events kept per partition for the label join; the oldest leave first."),
+        SettingKey(
+            "training.holdout", "2000",
+            "The newest labelled examples, kept out of training, on which a candidate is judged."),
+        SettingKey(
+            "training.buffer.recent", "20000", "The newest examples in the replay buffer."),
+        SettingKey(
+            "training.buffer.reservoir", "20000",
+            "A uniform sample of the older examples in the replay buffer."),
+        SettingKey("training.fine_tune.steps", "200", "Optimisation steps per fine-tuning run."),
+        SettingKey(
+            "training.fine_tune.learning_rate", "0.0005", "The step size of fine-tuning (Adam)."),
+        SettingKey(
+            "training.tolerance", "0.005",
+            "How far a head other than fraud may fall (AUC-ROC, or log loss) in a promotion."),
+        SettingKey(
+            "training.window", "10000", "Labels per head in the prequential quality window."),
+        SettingKey(
             "metrics.listen", "127.0.0.1:9464", "HTTP address of /metrics, /healthz and /readyz."),
         SettingKey("log.level", "info", "trace, debug, info, notice, warning, error or critical."),
         SettingKey("log.summary.interval", "30s", "How often the one-line summary is logged."),

@@ -31,6 +31,15 @@ public final class DaemonMetrics: Sendable {
     public let rejections: Family<Counter>
     public let prequentialAUC: Family<Gauge>
     public let prequentialAveragePrecision: Family<Gauge>
+    public let prequentialLogLoss: Family<Gauge>
+    public let prequentialLabels: Family<Gauge>
+    public let trainingLoss: Family<Gauge>
+    public let trainingDuration: Family<Histogram>
+    public let labelJoins: Family<Counter>
+    public let labelJoinHitRatio: Family<Gauge>
+    public let labelDelay: Family<Histogram>
+    public let joinEntries: Family<Gauge>
+    public let replayExamples: Family<Gauge>
     public let labelsApplied: Family<Counter>
     public let labelsUnmatched: Family<Counter>
     public let behaviourLabels: Family<Counter>
@@ -94,7 +103,9 @@ public final class DaemonMetrics: Sendable {
         promotions = registry.counter(
             "osprey_model_promotions_total", help: "Candidates promoted to serving.")
         rejections = registry.counter(
-            "osprey_model_rejections_total", help: "Candidates the guard refused.")
+            "osprey_model_rejections_total",
+            help: "Candidates not promoted, by reason (target_worse, tolerance, target_unjudged,"
+                + " serving_changed, failed).", labels: ["reason"])
         prequentialAUC = registry.gauge(
             "osprey_prequential_auc", help: "AUC-ROC over recent labels, scored before learning.",
             labels: ["head"])
@@ -102,6 +113,34 @@ public final class DaemonMetrics: Sendable {
             "osprey_prequential_average_precision",
             help: "Average precision over recent labels, scored before learning.",
             labels: ["head"])
+        prequentialLogLoss = registry.gauge(
+            "osprey_prequential_log_loss",
+            help: "Log loss over recent labels, scored before learning.", labels: ["head"])
+        prequentialLabels = registry.gauge(
+            "osprey_prequential_labels", help: "Labels in each head's prequential window.",
+            labels: ["head"])
+        trainingLoss = registry.gauge(
+            "osprey_training_loss", help: "Mean loss of the last fine-tuning run's steps.")
+        trainingDuration = registry.histogram(
+            "osprey_training_duration_seconds",
+            help: "Time of one fine-tuning run, judging and installing included.",
+            buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300])
+        labelJoins = registry.counter(
+            "osprey_label_joins_total",
+            help: "Labels by source (topic, stream) and outcome (joined, unmatched, late,"
+                + " duplicate, no_head).", labels: ["source", "outcome"])
+        labelJoinHitRatio = registry.gauge(
+            "osprey_label_join_hit_ratio",
+            help: "Share of the labels topic's labels that found their event's vector.")
+        labelDelay = registry.histogram(
+            "osprey_label_delay_seconds",
+            help: "Event time from a scored event to its label on the labels topic.",
+            buckets: [1, 10, 60, 600, 3600, 21_600, 86_400, 259_200, 604_800, 2_592_000])
+        joinEntries = registry.gauge(
+            "osprey_label_join_entries", help: "Scored events waiting for their labels.")
+        replayExamples = registry.gauge(
+            "osprey_replay_buffer_examples",
+            help: "Examples in the replay buffer and the hold-out.")
         labelsApplied = registry.counter(
             "osprey_labels_applied_total", help: "Labels joined to the event they judge.")
         labelsUnmatched = registry.counter(

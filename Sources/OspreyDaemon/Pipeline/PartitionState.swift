@@ -1,17 +1,26 @@
 import OspreyCore
 import OspreyFeatures
+import OspreyOnline
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// One assigned partition's state: its feature store and how far the store has read the
-/// events and labels partitions of that number.
+/// One assigned partition's state: its feature store, its label join store (the vectors of
+/// scored events waiting for labels) and self-labeller, and how far they have read the events
+/// and labels partitions of that number.
 ///
 /// Thread: the pipeline thread only.
 final class PartitionState {
     let partition: Int32
     let store: FeatureStore
+    /// Checkpointed with ``store``.
+    var joinStore: LabelJoinStore
+    /// Clicks waiting for their purchase and interest self-labels.
+    ///
+    /// - Important: not checkpointed: after a restart, clicks scored before it get no
+    ///   self-label (their entries wait in the join store until the TTL).
+    var selfLabeller: SelfLabeller
     /// The next event offset to apply to ``store``.
     var nextEventOffset: Int64
     /// The next label offset to apply; -1 before the first label.
@@ -25,11 +34,14 @@ final class PartitionState {
     let ordersConsumed: Counter
 
     init(
-        partition: Int32, store: FeatureStore, nextEventOffset: Int64, nextLabelOffset: Int64,
+        partition: Int32, store: FeatureStore, joinStore: LabelJoinStore,
+        selfLabeller: SelfLabeller, nextEventOffset: Int64, nextLabelOffset: Int64,
         outputFrom: Int64, metrics: DaemonMetrics
     ) {
         self.partition = partition
         self.store = store
+        self.joinStore = joinStore
+        self.selfLabeller = selfLabeller
         self.nextEventOffset = nextEventOffset
         self.nextLabelOffset = nextLabelOffset
         self.outputFrom = outputFrom
@@ -102,7 +114,7 @@ struct CheckpointDirectory {
         let checkpoint = PartitionCheckpoint(
             topic: topic, partition: state.partition, nextOffset: state.nextEventOffset,
             nextLabelOffset: state.nextLabelOffset, modelVersion: modelVersion,
-            store: state.store)
+            store: state.store, joinStore: state.joinStore)
         let payload = try checkpoint.encoded()
         try file(for: state.partition).write(payload)
         return payload.count

@@ -18,6 +18,11 @@ import Synchronization
 /// it update the state again, and those not yet committed are scored and alerted again with
 /// the same `alert_id` (at least once).
 ///
+/// Online learning: scored events keep their vectors for the label join, joined labels are
+/// judged and gathered as examples (``DaemonLearning``), and a ``BackgroundTrainer`` on its
+/// own thread turns them into candidates; a promoted one reaches the loop through the serving
+/// choice and the ``ModelSwap``, like an operator's promotion.
+///
 /// Thread: ``run()`` on the pipeline thread (the daemon's main thread); ``requestStop()`` and
 /// ``requestReload()`` from the signal thread.
 final class Pipeline {
@@ -54,6 +59,18 @@ final class Pipeline {
     var modelVersionNumber: Int
     /// Follows `osprey model promote` and `rollback` (see ``ModelSwap``).
     let modelSwap: ModelSwap
+    /// The label join's examples and quality (see `PipelineLearning.swift`).
+    let learning: DaemonLearning
+    /// Nil when `training.enabled` is false.
+    let trainer: BackgroundTrainer?
+    let trainingState: TrainingStateFile
+    var lastLearningCheck = ContinuousClock.now
+    var lastTrainingRequest = ContinuousClock.now
+    var trainingRequests = 0
+    /// The trainer's last promotion once the pipeline served it, and when the pipeline first
+    /// saw one it did not serve yet (see `PipelineLearning.swift`).
+    var servedPromotion = 0
+    var promotionNoticed: ContinuousClock.Instant?
 
     init(
         settings: DaemonSettings, logger: Logger, metrics: DaemonMetrics,
@@ -82,11 +99,24 @@ final class Pipeline {
         modelSwap = ModelSwap(
             stateDirectory: settings.stateDirectory, registry: metrics.registry, logger: logger)
         metrics.modelVersion.labels().set(modelVersionNumber)
+        learning = DaemonLearning(model: model, settings: settings.online, metrics: metrics)
+        trainer =
+            settings.trainingEnabled
+            ? BackgroundTrainer(
+                stateDirectory: settings.stateDirectory,
+                keepVersions: settings.keepModelVersions, settings: settings.online,
+                metrics: metrics, logger: logger)
+            : nil
+        trainingState = TrainingStateFile(
+            checkpointDirectory: checkpoints.directory, topic: settings.eventsTopic)
     }
 
     /// Runs until the lifecycle says to exit; returns the exit code.
     func run() throws -> Int32 {
         try checkpoints.prepare()
+        restoreTrainingState()
+        trainer?.start()
+        defer { trainer?.stop() }
         try prepareDelivery()
         try consumer.subscribe(topics: [settings.eventsTopic, settings.labelsTopic])
         logger.info(

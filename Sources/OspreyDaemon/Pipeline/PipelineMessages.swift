@@ -1,6 +1,7 @@
 import OspreyCore
 import OspreyFeatures
 import OspreyKafka
+import OspreyOnline
 
 /// Handling one consumed message: decode, then a label to its store, an event into the
 /// batch, anything else to the dead-letter topic.
@@ -32,6 +33,7 @@ extension Pipeline {
             return
         }
         if event.kind == .label {
+            queueForJoin(label: event, partition: message.partition)
             if event.judgesBehaviour {
                 // For the bot head's online learning; nothing in the features uses it.
                 metrics.behaviourLabels.labels().increment()
@@ -54,6 +56,7 @@ extension Pipeline {
         let item = ScoringBatch.Item(
             partition: message.partition, offset: message.offset,
             eventID: decoder.text(of: .eventID) ?? decoder.text(of: .orderID) ?? "",
+            eventKey: event.eventHash,
             userID: decoder.text(of: .userID) ?? "", type: type,
             eventTimeMs: event.timestampMs, messageTimeMs: message.timestamp?.milliseconds,
             writesOutput: message.offset >= state.outputFrom,

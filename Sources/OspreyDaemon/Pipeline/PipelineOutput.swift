@@ -7,7 +7,10 @@ extension Pipeline {
     /// Scores the batch (if any), writes alerts and score records, and empties it.
     func scoreBatch() throws {
         let rows = batch.count
-        guard rows > 0 else { return }
+        guard rows > 0 else {
+            applyQueuedLabels()
+            return
+        }
         defer { batch.reset() }
         let started = ContinuousClock.now
         let categories = model.categoryInputs.isEmpty ? [] : batch.categories
@@ -58,6 +61,8 @@ extension Pipeline {
                 endToEnd.observe(Double(max(0, now - sent)) / 1000)
             }
         }
+        keepScoredRows()
+        applyQueuedLabels()
     }
 
     private func writeAlert(

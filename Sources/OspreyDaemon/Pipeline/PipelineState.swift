@@ -1,6 +1,7 @@
 import OspreyCore
 import OspreyFeatures
 import OspreyKafka
+import OspreyOnline
 
 /// Partition state across rebalances and checkpoints, and the periodic chores.
 extension Pipeline {
@@ -52,6 +53,8 @@ extension Pipeline {
                 if refused { metrics.checkpointsRefused.labels().increment() }
                 partitions[number] = PartitionState(
                     partition: number, store: checkpoint.store,
+                    joinStore: restoredJoinStore(checkpoint),
+                    selfLabeller: learning.makeSelfLabeller(),
                     nextEventOffset: checkpoint.nextOffset,
                     nextLabelOffset: checkpoint.nextLabelOffset, outputFrom: outputFrom,
                     metrics: metrics)
@@ -70,17 +73,31 @@ extension Pipeline {
                     [
                         .partition: .int(Int64(number)), .offset: .int(checkpoint.nextOffset),
                         .entities: .int(Int64(checkpoint.store.trackedEntities)),
+                        .waiting: .int(Int64(partitions[number]?.joinStore.count ?? 0)),
                     ])
             } else {
                 // No state: start empty from the group's position (or auto.offset.reset).
                 partitions[number] = PartitionState(
                     partition: number, store: try FeatureStore(configuration: featureConfiguration),
+                    joinStore: learning.makeJoinStore(), selfLabeller: learning.makeSelfLabeller(),
                     nextEventOffset: 0, nextLabelOffset: -1, outputFrom: outputFrom,
                     metrics: metrics)
                 logger.info("partition starts without state", [.partition: .int(Int64(number))])
             }
         }
         if !seeks.isEmpty { try consumer.seek(seeks, timeout: .seconds(10)) }
+    }
+
+    /// The join store a checkpoint holds, when it fits the serving model; else an empty one.
+    private func restoredJoinStore(_ checkpoint: PartitionCheckpoint) -> LabelJoinStore {
+        guard let saved = checkpoint.joinStore else { return learning.makeJoinStore() }
+        guard learning.fits(saved) else {
+            logger.warning(
+                "join store not restored: saved for another model layout",
+                [.partition: .int(Int64(checkpoint.partition))])
+            return learning.makeJoinStore()
+        }
+        return saved
     }
 
     /// Checkpoints every assigned partition.
@@ -116,6 +133,7 @@ extension Pipeline {
                 bytes += try checkpoints.save(state, modelVersion: model.version)
                 metrics.checkpointsWritten.labels().increment()
             }
+            bytes += try saveTrainingState()
         }
         for state in ordered { state.outputFrom = max(state.outputFrom, state.nextEventOffset) }
         lastCheckpoint = .now
@@ -144,6 +162,7 @@ extension Pipeline {
             }
         }
         metrics.checkpointAge.labels().set((ContinuousClock.now - lastCheckpoint).totalSeconds)
+        serveLearning(now: now)
         if let interval = notifier.watchdogInterval, now - lastWatchdog >= interval / 2 {
             notifier.watchdog()
             lastWatchdog = now
@@ -173,7 +192,7 @@ extension Pipeline {
                 .rate: .double((rate * 10).rounded() / 10), .lag: .int(lag),
                 .alerts: .string(alerts.isEmpty ? "none" : alerts),
                 .deadLetters: .int(Int64(summary.deadLetters)),
-                .version: .string(model.version),
+                .version: .string(model.version), .fraudAUC: fraudAUCField,
                 .checkpointAgeS: .int((ContinuousClock.now - lastCheckpoint).components.seconds),
                 .partitions: .int(Int64(partitions.count)),
             ])

@@ -9,6 +9,8 @@ final class ScoringBatch {
         let partition: Int32
         let offset: Int64
         let eventID: String
+        /// The hash of ``eventID`` that labels name it by (``DecodedEvent/eventHash``).
+        let eventKey: UInt64
         let userID: String
         let type: String
         let eventTimeMs: Int64

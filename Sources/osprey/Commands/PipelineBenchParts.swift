@@ -86,7 +86,20 @@ final class PipelineBenchDaemon {
     private let process = Process()
     let metricsURL: String
 
-    init(servers: String, model: String, work: PipelineBenchDirectory) throws {
+    /// The daemon's fine-tuning during the run: off, or on with what it did.
+    struct Training {
+        let enabled: Bool
+        var runs = 0.0
+        var promotions = 0.0
+        var rejections = 0.0
+    }
+
+    let training: Bool
+
+    /// - Parameter training: whether the daemon fine-tunes in the background (every 2 s, or
+    ///   every 2000 joined labels).
+    init(servers: String, model: String, work: PipelineBenchDirectory, training: Bool) throws {
+        self.training = training
         let config = work.path + "/osprey.conf"
         try """
         kafka.bootstrap.servers = \(servers)
@@ -96,6 +109,9 @@ final class PipelineBenchDaemon {
         metrics.listen = 127.0.0.1:0
         log.summary.interval = 5s
         instance.name = bench
+        training.enabled = \(training)
+        training.interval = 2s
+        training.min_labels = 2000
 
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let log = work.path + "/serve.log"
@@ -170,6 +186,17 @@ final class PipelineBenchDaemon {
             }
             usleep(50_000)
         }
+    }
+
+    /// What the daemon's trainer did so far, from its metrics.
+    func trainingFigures() -> Training {
+        var figures = Training(enabled: training)
+        guard training, let text = try? httpGet(metricsURL) else { return figures }
+        let scrape = MetricsScrape(text: text)
+        figures.runs = scrape.total("osprey_training_runs_total") ?? 0
+        figures.promotions = scrape.total("osprey_model_promotions_total") ?? 0
+        figures.rejections = scrape.total("osprey_model_rejections_total") ?? 0
+        return figures
     }
 
     /// Waits until the daemon has consumed `events` in all, at most 30 s.

@@ -172,6 +172,7 @@ struct PipelineBenchReport {
     let baseline: BenchFigures?
     let sustained: BenchFigures
     let latencies: [PipelineBenchLatency]
+    let training: PipelineBenchDaemon.Training
 
     func render() -> String {
         func column(_ text: String, _ width: Int) -> String {
@@ -186,6 +187,11 @@ struct PipelineBenchReport {
         var lines = [
             "osprey bench pipeline: \(events) simulated events over \(partitions) partitions "
                 + "(embedded broker in its own process, in memory)",
+            training.enabled
+                ? "training on: \(Int(training.runs)) fine-tuning runs "
+                    + "(\(Int(training.promotions)) promoted, \(Int(training.rejections)) rejected)"
+                    + " beside the scoring"
+                : "training off",
             "",
             "client                      events/s  events/CPU-s    CPU s",
         ]

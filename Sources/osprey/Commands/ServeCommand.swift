@@ -46,7 +46,10 @@ enum ServeCommand: Command {
         // names no key is reported, not refused.
         settings.ignoredEnvironment = unknown
         settings.configurationPath = path
-        _ = try ModelConfiguration(file: file)
+        // The daemon's own training.* keys are not the offline trainer's.
+        let daemonKeys = Set(DaemonSettings.keys.map(\.key))
+        _ = try ModelConfiguration(
+            file: ConfigurationFile(entries: file.entries.filter { !daemonKeys.contains($0.key) }))
         let kafka = settings.kafka.filter {
             $0.value != "embedded" || $0.key != "bootstrap.servers"
         }

@@ -1,0 +1,67 @@
+import OspreyModel
+import OspreyOnline
+
+/// Which heads of the serving model a verdict labels, and with which value: the mapping the
+/// label join applies to every label, from the labels topic or from the stream.
+///
+/// `fraud` and `legit` label the `fraud` head (1 or 0) and, with a known `fraud_type`, the
+/// `fraud_type` head (the class index; a legit order is class `none` when the head has it);
+/// `bot` and `human` label the `bot` head; a purchase verdict the `purchase` head; a next
+/// category the `interest` head (its class, else `other`). A verdict no head takes gives
+/// nothing, and the join counts it as `no_head`.
+///
+/// - Important: ``OnlineLearner`` applies the same rules inside OspreyOnline, where they are
+///   private; the two are to become one once that library exposes its mapping.
+///
+/// Thread: any; a value type.
+struct HeadTargets: Sendable {
+    let heads: [HeadSpec]
+    private let index: [String: Int]
+
+    init(heads: [HeadSpec]) {
+        self.heads = heads
+        index = Dictionary(
+            heads.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Whether some head learns from orders (`fraud`, `fraud_type`).
+    var learnsFromOrders: Bool { index["fraud"] != nil || index["fraud_type"] != nil }
+    /// Whether some head learns from clicks (`bot`, `purchase`, `interest`).
+    var learnsFromClicks: Bool {
+        index["bot"] != nil || index["purchase"] != nil || index["interest"] != nil
+    }
+    var hasPurchase: Bool { index["purchase"] != nil }
+    var hasInterest: Bool { index["interest"] != nil }
+
+    /// The (head index, label value) pairs `verdict` gives.
+    func targets(_ verdict: Verdict) -> [(head: Int, value: Int32)] {
+        var result: [(head: Int, value: Int32)] = []
+        switch verdict {
+        case .fraud(let type):
+            if let head = index["fraud"] { result.append((head, 1)) }
+            if let type, let head = index["fraud_type"], let value = classIndex(head, type) {
+                result.append((head, value))
+            }
+        case .legit:
+            if let head = index["fraud"] { result.append((head, 0)) }
+            if let head = index["fraud_type"], let value = classIndex(head, "none") {
+                result.append((head, value))
+            }
+        case .bot, .human:
+            if let head = index["bot"] { result.append((head, verdict == .bot ? 1 : 0)) }
+        case .purchased(let bought):
+            if let head = index["purchase"] { result.append((head, bought ? 1 : 0)) }
+        case .nextCategory(let category):
+            if let head = index["interest"],
+                let value = classIndex(head, category) ?? classIndex(head, "other")
+            {
+                result.append((head, value))
+            }
+        }
+        return result
+    }
+
+    private func classIndex(_ head: Int, _ name: String) -> Int32? {
+        heads[head].kind.classes.firstIndex(of: name).map(Int32.init)
+    }
+}

@@ -1,0 +1,130 @@
+import OspreyModel
+import OspreyOnline
+
+/// The examples online learning has gathered, kept beside the partition checkpoints in
+/// `STATE/checkpoints/EVENTS.training` (a ``CheckpointFile``: written to a temporary file,
+/// fsynced, renamed, checksummed, the previous one kept), so that a restart does not start
+/// learning from nothing.
+///
+/// Payload (integers little-endian):
+///
+///     "OSPRTRAN" | format u32 | vector width u32 | heads (u16 + UTF-8, comma-separated)
+///     | hold-out examples | reservoir examples | recent examples
+///
+/// where a list of examples is a u32 count and, per example, the labels (u32 count + i32
+/// each), the vector (u32 count + f32 bits each), the category (u8 presence + u16 + UTF-8),
+/// the event time i64 and the user key u64.
+///
+/// - Important: the replay buffer is restored by adding its reservoir and then its recent
+///   examples to an empty buffer: both parts come back as they were, but the per-head rings of
+///   positives hold only the positives among them, and the reservoir's sampling continues as
+///   if it had just been filled. The prequential windows are not kept: after a restart they
+///   fill again from the labels that follow.
+///
+/// Thread: the pipeline thread.
+struct TrainingStateFile {
+    static let magic = Array("OSPRTRAN".utf8)
+    static let format: UInt32 = 1
+    let file: CheckpointFile
+
+    init(checkpointDirectory: String, topic: String) {
+        file = CheckpointFile(directory: checkpointDirectory, name: topic + ".training")
+    }
+
+    /// Writes `learning`'s examples; returns the bytes written.
+    ///
+    /// - Throws: ``CheckpointError`` when the file cannot be written; the previous one stays.
+    func save(_ learning: DaemonLearning) throws(CheckpointError) -> Int {
+        var bytes = TrainingStateFile.magic
+        appendInteger(TrainingStateFile.format, to: &bytes)
+        appendInteger(UInt32(learning.vectorWidth), to: &bytes)
+        appendText(learning.targets.heads.map(\.name).joined(separator: ","), to: &bytes)
+        let buffer = learning.buffer
+        let unbiased = buffer.unbiasedExamples
+        let recentCount = min(buffer.added, buffer.recentCapacity)
+        append(learning.holdout, to: &bytes)
+        append(Array(unbiased[recentCount...]), to: &bytes)
+        append(Array(unbiased[..<recentCount]), to: &bytes)
+        try file.write(bytes)
+        return bytes.count
+    }
+
+    /// Restores the examples into `learning`; returns how many, or nil when no file exists.
+    ///
+    /// - Throws: ``CheckpointError`` when files exist but none is valid, or the saved heads or
+    ///   width differ from the serving model's (the examples cannot train it then).
+    func restore(into learning: DaemonLearning) throws(CheckpointError) -> Int? {
+        guard let loaded = try file.read() else { return nil }
+        let path = loaded.path
+        var reader = ByteReader(bytes: loaded.payload)
+        guard reader.take(TrainingStateFile.magic.count).map(Array.init) == TrainingStateFile.magic,
+            let format: UInt32 = reader.integer(), format == TrainingStateFile.format
+        else { throw .malformedPayload(path: path, reason: "not a training state of format 1") }
+        guard let width: UInt32 = reader.integer(), let heads = reader.text() else {
+            throw .malformedPayload(path: path, reason: "truncated header")
+        }
+        guard Int(width) == learning.vectorWidth,
+            heads == learning.targets.heads.map(\.name).joined(separator: ",")
+        else {
+            throw .malformedPayload(
+                path: path,
+                reason: "saved for \(width) features and heads \(heads), not the serving model's")
+        }
+        guard let holdout = examples(&reader), let reservoir = examples(&reader),
+            let recent = examples(&reader), reader.offset == loaded.payload.count
+        else { throw .malformedPayload(path: path, reason: "truncated or inconsistent examples") }
+        var buffer = DaemonLearning.emptyBuffer(
+            heads: learning.targets.heads, settings: learning.settings)
+        for example in reservoir + recent { buffer.add(example) }
+        learning.restore(buffer: buffer, holdout: holdout)
+        return holdout.count + reservoir.count + recent.count
+    }
+
+    private func append(_ examples: [TrainingExample], to bytes: inout [UInt8]) {
+        appendInteger(UInt32(examples.count), to: &bytes)
+        for example in examples {
+            appendInteger(UInt32(example.labels.count), to: &bytes)
+            for label in example.labels { appendInteger(label, to: &bytes) }
+            appendInteger(UInt32(example.vector.count), to: &bytes)
+            for value in example.vector { appendInteger(value.bitPattern, to: &bytes) }
+            appendInteger(UInt8(example.category == nil ? 0 : 1), to: &bytes)
+            if let category = example.category { appendText(category, to: &bytes) }
+            appendInteger(example.timeMs, to: &bytes)
+            appendInteger(example.userKey, to: &bytes)
+        }
+    }
+
+    private func examples(_ reader: inout ByteReader) -> [TrainingExample]? {
+        guard let count: UInt32 = reader.integer() else { return nil }
+        var result: [TrainingExample] = []
+        for _ in 0..<count {
+            guard let labelCount: UInt32 = reader.integer(), labelCount < 1024 else { return nil }
+            var labels: [Int32] = []
+            for _ in 0..<labelCount {
+                guard let label: Int32 = reader.integer() else { return nil }
+                labels.append(label)
+            }
+            guard let width: UInt32 = reader.integer(), width < 1 << 20 else { return nil }
+            var vector: [Float] = []
+            vector.reserveCapacity(Int(width))
+            for _ in 0..<width {
+                guard let bits: UInt32 = reader.integer() else { return nil }
+                vector.append(Float(bitPattern: bits))
+            }
+            guard let present: UInt8 = reader.integer(), present <= 1 else { return nil }
+            var category: String?
+            if present == 1 {
+                guard let text = reader.text() else { return nil }
+                category = text
+            }
+            guard let time: Int64 = reader.integer(), let user: UInt64 = reader.integer() else {
+                return nil
+            }
+            result.append(
+                TrainingExample(
+                    vector: vector, category: category, labels: labels, timeMs: time,
+                    userKey: user))
+        }
+        return result
+    }
+}
