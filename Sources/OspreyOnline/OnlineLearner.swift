@@ -80,15 +80,11 @@ public final class OnlineLearner {
 
     private let heads: [HeadSpec]
     private let offsets: [Int]
-    private let headIndex: [String: Int]
+    private let targets: HeadTargets
     private var pending: [Pending] = []
     private var pendingEvents: [Event] = []
     private var labelsSinceRun = 0
     private var latestMs: Int64 = .min
-    /// Whether a head takes labels of orders (`fraud`, `fraud_type`) or of clicks (`bot`,
-    /// `purchase`, `interest`); events no head can learn from are scored but not kept.
-    private let learnsFromOrders: Bool
-    private let learnsFromClicks: Bool
 
     private enum Pending {
         case event(Int)
@@ -102,8 +98,8 @@ public final class OnlineLearner {
         servingVersionOfBatch = serving.version
         let heads = serving.heads
         self.heads = heads
-        learnsFromOrders = heads.contains { ["fraud", "fraud_type"].contains($0.name) }
-        learnsFromClicks = heads.contains { ["bot", "purchase", "interest"].contains($0.name) }
+        let targets = HeadTargets(heads: heads)
+        self.targets = targets
         var offsets: [Int] = []
         var width = 0
         for head in heads {
@@ -111,14 +107,12 @@ public final class OnlineLearner {
             width += head.width
         }
         self.offsets = offsets
-        headIndex = Dictionary(
-            heads.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         join = LabelJoinStore(
             vectorWidth: serving.schema.count, outputWidth: width,
             maxEntries: settings.joinMaxEntries, ttlMs: settings.joinTTLMs)
         selfLabeller = SelfLabeller(
-            horizonMs: settings.purchaseHorizonMs, purchase: headIndex["purchase"] != nil,
-            interest: headIndex["interest"] != nil)
+            horizonMs: settings.purchaseHorizonMs, purchase: targets.hasPurchase,
+            interest: targets.hasInterest)
         buffer = ReplayBuffer(
             recentCapacity: settings.recent, reservoirCapacity: settings.reservoir,
             positiveCapacity: settings.positives,
@@ -220,7 +214,8 @@ public final class OnlineLearner {
     /// the self-labeller (always: an order resolves the purchase labels of earlier clicks).
     private func keep(_ event: Event, scores: [[Float]], row: Int) {
         latestMs = max(latestMs, event.timeMs)
-        if event.isOrder ? learnsFromOrders : learnsFromClicks {
+        // Events no head can learn from are scored but not kept.
+        if event.isOrder ? targets.learnsFromOrders : targets.learnsFromClicks {
             var outputs: [Float] = []
             outputs.reserveCapacity(join.outputWidth)
             for (index, head) in heads.enumerated() {
@@ -240,15 +235,15 @@ public final class OnlineLearner {
 
     /// Joins one label and learns from it.
     private func apply(_ label: DelayedLabel) {
-        let targets = headLabels(label.verdict)
-        guard !targets.isEmpty else {
+        let pairs = targets.targets(label.verdict)
+        guard !pairs.isEmpty else {
             labelsForNoHead += 1
             return
         }
-        let mask = targets.reduce(UInt32(0)) { $0 | (1 << UInt32($1.head)) }
+        let mask = pairs.reduce(UInt32(0)) { $0 | (1 << UInt32($1.head)) }
         guard case .joined(let entry) = join.join(label.eventKey, heads: mask) else { return }
         var labels = [Int32](repeating: -1, count: heads.count)
-        for (head, value) in targets {
+        for (head, value) in pairs {
             labels[head] = value
             let spec = heads[head]
             let probability =
@@ -278,44 +273,5 @@ public final class OnlineLearner {
         buffer.add(holdoutRing[holdoutHead])
         holdoutRing[holdoutHead] = example
         holdoutHead = (holdoutHead + 1) % settings.holdout
-    }
-
-    /// The (head, label) pairs a verdict gives this model's heads.
-    private func headLabels(_ verdict: Verdict) -> [(head: Int, value: Int32)] {
-        func classIndex(_ head: Int, _ name: String, fallback: String) -> Int32? {
-            let classes = heads[head].kind.classes
-            if let position = classes.firstIndex(of: name) { return Int32(position) }
-            return classes.firstIndex(of: fallback).map(Int32.init)
-        }
-        var result: [(head: Int, value: Int32)] = []
-        switch verdict {
-        case .fraud(let type):
-            orderLabels(fraud: true, type: type, into: &result)
-        case .legit:
-            orderLabels(fraud: false, type: "none", into: &result)
-        case .bot, .human:
-            if let head = headIndex["bot"] { result.append((head, verdict == .bot ? 1 : 0)) }
-        case .purchased(let bought):
-            if let head = headIndex["purchase"] { result.append((head, bought ? 1 : 0)) }
-        case .nextCategory(let category):
-            if let head = headIndex["interest"],
-                let value = classIndex(head, category, fallback: "other")
-            {
-                result.append((head, value))
-            }
-        }
-        return result
-    }
-
-    /// The `fraud` and `fraud_type` labels of an order's verdict.
-    private func orderLabels(
-        fraud: Bool, type: String?, into result: inout [(head: Int, value: Int32)]
-    ) {
-        if let head = headIndex["fraud"] { result.append((head, fraud ? 1 : 0)) }
-        if let head = headIndex["fraud_type"], let type,
-            let position = heads[head].kind.classes.firstIndex(of: type)
-        {
-            result.append((head, Int32(position)))
-        }
     }
 }

@@ -1,5 +1,4 @@
 import OspreyModel
-import OspreyOnline
 
 /// Which heads of the serving model a verdict labels, and with which value: the mapping the
 /// label join applies to every label, from the labels topic or from the stream.
@@ -8,33 +7,31 @@ import OspreyOnline
 /// `fraud_type` head (the class index; a legit order is class `none` when the head has it);
 /// `bot` and `human` label the `bot` head; a purchase verdict the `purchase` head; a next
 /// category the `interest` head (its class, else `other`). A verdict no head takes gives
-/// nothing, and the join counts it as `no_head`.
-///
-/// - Important: ``OnlineLearner`` applies the same rules inside OspreyOnline, where they are
-///   private; the two are to become one once that library exposes its mapping.
+/// nothing (the daemon's join counts it as `no_head`). ``OnlineLearner`` and the daemon's
+/// learning both use it.
 ///
 /// Thread: any; a value type.
-struct HeadTargets: Sendable {
-    let heads: [HeadSpec]
+public struct HeadTargets: Sendable {
+    public let heads: [HeadSpec]
     private let index: [String: Int]
 
-    init(heads: [HeadSpec]) {
+    public init(heads: [HeadSpec]) {
         self.heads = heads
         index = Dictionary(
             heads.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Whether some head learns from orders (`fraud`, `fraud_type`).
-    var learnsFromOrders: Bool { index["fraud"] != nil || index["fraud_type"] != nil }
+    public var learnsFromOrders: Bool { index["fraud"] != nil || index["fraud_type"] != nil }
     /// Whether some head learns from clicks (`bot`, `purchase`, `interest`).
-    var learnsFromClicks: Bool {
+    public var learnsFromClicks: Bool {
         index["bot"] != nil || index["purchase"] != nil || index["interest"] != nil
     }
-    var hasPurchase: Bool { index["purchase"] != nil }
-    var hasInterest: Bool { index["interest"] != nil }
+    public var hasPurchase: Bool { index["purchase"] != nil }
+    public var hasInterest: Bool { index["interest"] != nil }
 
     /// The (head index, label value) pairs `verdict` gives.
-    func targets(_ verdict: Verdict) -> [(head: Int, value: Int32)] {
+    public func targets(_ verdict: Verdict) -> [(head: Int, value: Int32)] {
         var result: [(head: Int, value: Int32)] = []
         switch verdict {
         case .fraud(let type):
