@@ -24,6 +24,7 @@ extension Pipeline {
         let scoreHistograms = heads.map { metrics.scores.labels($0.name) }
         let endToEnd = metrics.endToEndLatency.labels()
         let now = wallClockMilliseconds()
+        var alerts: [PendingAlert] = []
         for (row, item) in batch.items.enumerated() where item.writesOutput {
             var scores: [(head: String, score: HeadScore)] = []
             var probabilities: [(head: String, probability: Double)] = []
@@ -50,7 +51,7 @@ extension Pipeline {
             let fired = policy.decide(
                 probabilities: probabilities, eventType: item.type, eventTimeMs: item.eventTimeMs)
             if !fired.isEmpty {
-                writeAlert(item, row: row, scores: scores, fired: fired, now: now)
+                alerts.append(PendingAlert(item: item, row: row, scores: scores, fired: fired))
             } else if probabilities.contains(where: { head, probability in
                 AlertPolicy.judges(head: head, eventType: item.type)
                     && (settings.thresholds[head].map { probability > $0 } ?? false)
@@ -61,20 +62,40 @@ extension Pipeline {
                 endToEnd.observe(Double(max(0, now - sent)) / 1000)
             }
         }
+        writeAlerts(alerts, now: now)
         keepScoredRows()
         applyQueuedLabels()
     }
 
+    /// An alert decided while the batch's scores were read, written once all of them are
+    /// explained together.
+    private struct PendingAlert {
+        let item: ScoringBatch.Item
+        let row: Int
+        let scores: [(head: String, score: HeadScore)]
+        let fired: [FiredHead]
+    }
+
+    /// Explains the batch's alerts in one go (each by the strongest head that fired) and
+    /// writes them in the order of their events.
+    private func writeAlerts(_ alerts: [PendingAlert], now: Int64) {
+        guard !alerts.isEmpty else { return }
+        let requests = alerts.map { alert in
+            let strongest = alert.fired.max { $0.score < $1.score }!
+            return Attribution.Request(
+                features: batch.features(of: alert.row), category: alert.item.category,
+                head: model.headIndex(strongest.head) ?? 0)
+        }
+        let explanations = attribution.explain(requests, limit: settings.alertTopFeatures)
+        for (pending, top) in zip(alerts, explanations) {
+            writeAlert(pending, topFeatures: top, now: now)
+        }
+    }
+
     private func writeAlert(
-        _ item: ScoringBatch.Item, row: Int, scores: [(head: String, score: HeadScore)],
-        fired: [FiredHead], now: Int64
+        _ pending: PendingAlert, topFeatures top: [FeatureContribution], now: Int64
     ) {
-        // Explain the strongest head that fired.
-        let strongest = fired.max { $0.score < $1.score }!
-        let headIndex = model.headIndex(strongest.head) ?? 0
-        let top = attribution.topFeatures(
-            batch.features(of: row), category: item.category, head: headIndex,
-            limit: settings.alertTopFeatures)
+        let (item, scores, fired) = (pending.item, pending.scores, pending.fired)
         let alert = Alert(
             eventID: item.eventID, eventType: item.type, userID: item.userID,
             eventTimeMs: item.eventTimeMs,

@@ -11,6 +11,14 @@ struct ByteWriter {
     mutating func float(_ value: Float) {
         withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
     }
+    /// Each value's four little-endian bytes, in one copy where the machine is little-endian.
+    mutating func floats(_ values: [Float]) {
+        #if _endian(little)
+            values.withUnsafeBytes { data.append(contentsOf: $0) }
+        #else
+            for value in values { float(value) }
+        #endif
+    }
     /// A length (all ones for nil) and the UTF-8 bytes.
     mutating func optionalString(_ value: String?) {
         guard let value else {
@@ -52,6 +60,21 @@ struct ByteReader {
         var bits: UInt32 = 0
         for (shift, byte) in raw.enumerated() { bits |= UInt32(byte) << (8 * UInt32(shift)) }
         return Float(bitPattern: bits)
+    }
+    /// `count` values written by ``ByteWriter/floats(_:)``.
+    mutating func floats(_ count: Int) throws(OnlineError) -> [Float] {
+        guard count >= 0, (data.count - offset) / 4 >= count else {
+            throw .corruptState("truncated at byte \(offset)")
+        }
+        defer { offset += 4 * count }
+        return data.withUnsafeBytes { raw in
+            (0..<count).map { index in
+                Float(
+                    bitPattern: UInt32(
+                        littleEndian: raw.loadUnaligned(
+                            fromByteOffset: offset + 4 * index, as: UInt32.self)))
+            }
+        }
     }
     mutating func optionalString() throws(OnlineError) -> String? {
         let length = try uint64()

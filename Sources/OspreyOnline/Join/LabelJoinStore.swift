@@ -198,6 +198,8 @@ extension LabelJoinStore {
             counts.expired, counts.evicted, counts.replaced,
         ] { writer.int(value) }
         let live = ring[head...].compactMap { $0 }
+        writer.data.reserveCapacity(
+            writer.data.count + live.count * (48 + 4 * (vectorWidth + outputWidth)))
         writer.int(live.count)
         for entry in live {
             writer.uint64(entry.eventKey)
@@ -205,8 +207,8 @@ extension LabelJoinStore {
             writer.int64(entry.timeMs)
             writer.uint64(UInt64(entry.labelled))
             writer.optionalString(entry.category)
-            for value in entry.vector { writer.float(value) }
-            for value in entry.outputs { writer.float(value) }
+            writer.floats(entry.vector)
+            writer.floats(entry.outputs)
         }
         let keys = gone[goneHead...]
         writer.int(keys.count)
@@ -250,11 +252,8 @@ extension LabelJoinStore {
             let time = try reader.int64()
             let labelled = UInt32(truncatingIfNeeded: try reader.uint64())
             let category = try reader.optionalString()
-            var vector: [Float] = []
-            vector.reserveCapacity(vectorWidth)
-            for _ in 0..<vectorWidth { vector.append(try reader.float()) }
-            var outputs: [Float] = []
-            for _ in 0..<outputWidth { outputs.append(try reader.float()) }
+            let vector = try reader.floats(vectorWidth)
+            let outputs = try reader.floats(outputWidth)
             var entry = Entry(
                 eventKey: key, userKey: user, timeMs: time, category: category, vector: vector,
                 outputs: outputs)
