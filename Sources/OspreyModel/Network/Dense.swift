@@ -14,6 +14,10 @@ public final class Dense<T: BLASScalar> {
     public let weight: Parameter<T>
     public let bias: Parameter<T>
     private let ones = Workspace<T>(columns: 1)
+    /// When set, ``forward(x:rows:y:)`` of a batch of exactly its rows computes the copies from
+    /// their base rows (see ``InputOcclusion``); set only on layers that read the network's
+    /// input, and only for one scoring pass.
+    public var occlusion: InputOcclusion?
 
     /// A layer with He-uniform weights (suited to ReLU) and zero bias.
     public init(name: String, inputs: Int, outputs: Int, random: inout SeededRandom) {
@@ -39,6 +43,10 @@ public final class Dense<T: BLASScalar> {
     /// `y = x W + b` for `rows` rows.
     @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int, y: UnsafeMutablePointer<T>) {
+        if let occlusion, occlusion.rows == rows {
+            forward(x: x, occlusion: occlusion, y: y)
+            return
+        }
         T.gemm(
             transA: false, transB: false, m: rows, n: outputs, k: inputs, alpha: 1,
             a: x, lda: inputs, b: weight.values.baseAddress!, ldb: outputs,

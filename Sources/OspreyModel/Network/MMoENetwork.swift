@@ -71,6 +71,7 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
     public var denseLayers: [Dense<T>] {
         experts.flatMap(\.layers) + gates + towers.flatMap(\.layers)
     }
+    public var inputLayers: [Dense<T>] { experts.map { $0.layers[0] } + gates }
 
     /// Head `head`'s gate values of the last forward, `[rows, experts]`.
     public func gate(head: Int) -> UnsafeMutablePointer<T> { gateValues[head].pointer }

@@ -29,6 +29,10 @@ public protocol MultiTaskNetwork<Scalar>: AnyObject {
     /// times `gemm` alone on the same shapes.
     var denseLayers: [Dense<Scalar>] { get }
 
+    /// The dense layers that read the network's input `x` directly (the first layer of each
+    /// bottom or expert, and each MMoE gate); every other layer reads their outputs.
+    var inputLayers: [Dense<Scalar>] { get }
+
     /// The towers' shared dropout, when the shape asks for it.
     var dropout: Dropout? { get }
 }

@@ -33,6 +33,7 @@ public final class SharedBottomNetwork<T: BLASScalar>: MultiTaskNetwork {
     public var inputWidth: Int { bottom.inputWidth }
     public var parameters: [Parameter<T>] { bottom.parameters + towers.flatMap(\.parameters) }
     public var denseLayers: [Dense<T>] { bottom.layers + towers.flatMap(\.layers) }
+    public var inputLayers: [Dense<T>] { [bottom.layers[0]] }
 
     @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) {

@@ -27,6 +27,7 @@ public final class SingleTaskNetwork<T: BLASScalar>: MultiTaskNetwork {
     public var parameters: [Parameter<T>] { members.flatMap(\.parameters) }
     public var parameterGroups: [[Parameter<T>]] { members.map(\.parameters) }
     public var denseLayers: [Dense<T>] { members.flatMap(\.denseLayers) }
+    public var inputLayers: [Dense<T>] { members.flatMap(\.inputLayers) }
 
     @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) {
