@@ -59,8 +59,7 @@ import Testing
         let plain = Scorer(model: model).scoreAll(rows, rows: count, categories: categories)
         let scorer = Scorer(model: model)
         rows.withUnsafeBufferPointer {
-            scorer.score(
-                $0.baseAddress!, rows: count, categories: categories[...], occlusion: occlusion)
+            scorer.score($0.baseAddress!, categories: categories[...], occlusion: occlusion)
         }
         for (head, spec) in model.heads.enumerated() {
             let fast = scorer.probabilities(head: head)
@@ -84,8 +83,7 @@ import Testing
             }
         }
         garbled.withUnsafeBufferPointer {
-            scorer.score(
-                $0.baseAddress!, rows: count, categories: categories[...], occlusion: occlusion)
+            scorer.score($0.baseAddress!, categories: categories[...], occlusion: occlusion)
         }
         for index in 0..<count {
             #expect(abs(scorer.probabilities(head: 0)[index] - plain[0][index]) < 1e-5)
@@ -100,5 +98,39 @@ import Testing
         for index in 0..<count {
             #expect(abs(scorer.probabilities(head: 0)[index] - expected[0][index]) < 1e-6)
         }
+    }
+
+    /// The dense layer's shortcut itself: with the layout set, a copy's output comes from its
+    /// base row's output (a plain product of the garbled copy rows would differ).
+    @Test func denseLayerComputesCopiesFromTheirBaseRow() {
+        var random = SeededRandom(seed: 8)
+        let layer = Dense<Float>(name: "probe", inputs: 5, outputs: 4, random: &random)
+        for index in 0..<4 { layer.bias.values[index] = Float(index) - 1.5 }
+        let base: [Float] = [0.5, -1, 2, 0.25, 3]
+        let columns = [1, 4]
+        var exact = base
+        for column in columns {
+            var copy = base
+            copy[column] = 0
+            exact += copy
+        }
+        var expected = [Float](repeating: 0, count: 12)
+        exact.withUnsafeBufferPointer { x in
+            expected.withUnsafeMutableBufferPointer {
+                layer.forward(x: x.baseAddress!, rows: 3, y: $0.baseAddress!)
+            }
+        }
+        let garbled = base + [Float](repeating: 9, count: 10)
+        var output = [Float](repeating: 0, count: 12)
+        layer.occlusion = InputOcclusion(groups: [
+            InputOcclusion.Group(baseRow: 0, columns: columns)
+        ])
+        garbled.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer {
+                layer.forward(x: x.baseAddress!, rows: 3, y: $0.baseAddress!)
+            }
+        }
+        layer.occlusion = nil
+        for index in 0..<12 { #expect(abs(output[index] - expected[index]) < 1e-5, "at \(index)") }
     }
 }

@@ -77,27 +77,25 @@ final class Attribution {
     }
 
     /// Scores one pass: for each alert, row `firstRow` is the event as it is and row
-    /// `firstRow + 1 + i` has candidate i replaced by NaN, which the standardisation maps to 0,
-    /// the training mean.
+    /// `firstRow + 1 + i` is the event with candidate i at its training mean (0 after
+    /// standardisation); the scorer builds those rows from the event's own.
     private func score(
         _ pass: [(request: Request, candidates: [Int], firstRow: Int)], rows count: Int,
         limit: Int
     ) -> [[FeatureContribution]] {
-        rows.removeAll(keepingCapacity: true)
+        if rows.count < count * width {
+            rows += [Float](repeating: 0, count: count * width - rows.count)
+        }
         categories.removeAll(keepingCapacity: true)
-        for (request, candidates, _) in pass {
-            for occluded in -1..<candidates.count {
-                let base = rows.count
-                rows.append(contentsOf: request.features)
-                if occluded >= 0 { rows[base + candidates[occluded]] = .nan }
-                categories.append(request.category)
-            }
+        for (request, candidates, firstRow) in pass {
+            rows.replaceSubrange(
+                (firstRow * width)..<((firstRow + 1) * width), with: request.features)
+            categories += repeatElement(request.category, count: candidates.count + 1)
         }
         let occlusion = InputOcclusion(
             groups: pass.map { InputOcclusion.Group(baseRow: $0.firstRow, columns: $0.candidates) })
         rows.withUnsafeBufferPointer {
-            scorer.score(
-                $0.baseAddress!, rows: count, categories: categories[...], occlusion: occlusion)
+            scorer.score($0.baseAddress!, categories: categories[...], occlusion: occlusion)
         }
         let names = scorer.model.schema.names
         return pass.map { request, candidates, firstRow in

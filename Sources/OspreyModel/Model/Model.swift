@@ -95,6 +95,42 @@ public final class Scorer {
         let extra = model.categoryInputs.count
         model.normalisation.apply(
             features, rows: rows, into: standardised.pointer, targetStride: width + extra)
+        run(rows: rows, categories: categories)
+    }
+
+    /// Scores a batch laid out as `occlusion` says (`[occlusion.rows, schema.count]` at
+    /// `features`): only the base rows are standardised, each copy is its base row with its
+    /// column at 0, and the layers that read the input compute the copies from their base rows
+    /// (see ``InputOcclusion``). The copies' own input rows are not read.
+    public func score(
+        _ features: UnsafePointer<Float>, categories: ArraySlice<String?> = [],
+        occlusion: InputOcclusion
+    ) {
+        let rows = occlusion.rows
+        standardised.reserve(rows: rows)
+        let stride = model.inputWidth
+        for group in occlusion.groups {
+            let base = standardised.pointer + group.baseRow * stride
+            model.normalisation.apply(
+                features + group.baseRow * model.schema.count, rows: 1, into: base,
+                targetStride: stride)
+            for (position, column) in group.columns.enumerated() {
+                let copy = base + (position + 1) * stride
+                copy.update(from: base, count: stride)
+                copy[column] = 0
+            }
+        }
+        let layers = model.network.inputLayers
+        for layer in layers { layer.occlusion = occlusion }
+        defer { for layer in layers { layer.occlusion = nil } }
+        run(rows: rows, categories: categories)
+    }
+
+    /// The network and the calibration over the first `rows` standardised rows, after the
+    /// category one-hot is written into them.
+    private func run(rows: Int, categories: ArraySlice<String?>) {
+        let width = model.schema.count
+        let extra = model.categoryInputs.count
         if extra > 0 {
             for row in 0..<rows {
                 let oneHot = standardised.pointer + row * (width + extra) + width

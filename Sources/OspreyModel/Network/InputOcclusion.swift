@@ -10,8 +10,8 @@ import OspreyCore
 /// is the layers after the first). The result equals a plain forward of the same rows up to
 /// the rounding of the sums.
 ///
-/// Set it on a network's ``MultiTaskNetwork/inputLayers`` for one forward pass with
-/// ``Scorer/score(_:rows:categories:occlusion:)``.
+/// ``Scorer/score(_:categories:occlusion:)`` sets it on a network's
+/// ``MultiTaskNetwork/inputLayers`` for one forward pass.
 ///
 /// - Important: the copies' input rows must really hold zero in their column (after
 ///   standardisation) and equal the base row elsewhere; the layer does not check.
@@ -64,20 +64,5 @@ extension Dense {
                 }
             }
         }
-    }
-}
-
-extension Scorer {
-    /// ``score(_:rows:categories:)`` of a batch laid out as `occlusion` says (`rows` must be
-    /// `occlusion.rows`), with the input layers computing the copies from their base rows.
-    public func score(
-        _ features: UnsafePointer<Float>, rows: Int, categories: ArraySlice<String?> = [],
-        occlusion: InputOcclusion
-    ) {
-        precondition(rows == occlusion.rows, "the batch must be laid out as the occlusion says")
-        let layers = model.network.inputLayers
-        for layer in layers { layer.occlusion = occlusion }
-        defer { for layer in layers { layer.occlusion = nil } }
-        score(features, rows: rows, categories: categories)
     }
 }
