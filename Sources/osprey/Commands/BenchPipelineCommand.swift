@@ -109,7 +109,8 @@ struct BenchPipelineCommand: Command {
         print(
             PipelineBenchReport(
                 events: events, partitions: partitions, baseline: baseline,
-                sustained: sustained, latencies: latencies, training: daemon.trainingFigures()
+                sustained: sustained, latencies: latencies, training: daemon.trainingFigures(),
+                checkpoints: daemon.checkpointFigures()
             ).render())
         return ExitCode.success
     }

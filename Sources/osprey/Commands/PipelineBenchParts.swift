@@ -199,6 +199,17 @@ final class PipelineBenchDaemon {
         return figures
     }
 
+    /// The checkpoints the daemon wrote so far and the seconds they took in all, from its
+    /// metrics (the pipeline thread handles no event while it writes one).
+    func checkpointFigures() -> (count: Double, seconds: Double) {
+        guard let text = try? httpGet(metricsURL) else { return (0, 0) }
+        let scrape = MetricsScrape(text: text)
+        return (
+            scrape.total("osprey_checkpoint_duration_seconds_count") ?? 0,
+            scrape.total("osprey_checkpoint_duration_seconds_sum") ?? 0
+        )
+    }
+
     /// Waits until the daemon has consumed `events` in all, at most 30 s.
     func waitForConsumed(_ events: Int) {
         let deadline = ContinuousClock.now + .seconds(30)

@@ -173,6 +173,8 @@ struct PipelineBenchReport {
     let sustained: BenchFigures
     let latencies: [PipelineBenchLatency]
     let training: PipelineBenchDaemon.Training
+    /// Checkpoints written over the whole run and the seconds they took in all.
+    let checkpoints: (count: Double, seconds: Double)
 
     func render() -> String {
         func column(_ text: String, _ width: Int) -> String {
@@ -219,6 +221,14 @@ struct PipelineBenchReport {
                     + column(String(Int(step.rate)), 11) + column(String(step.events), 10)
                     + column(String(step.latenciesMs.count), 9) + column(p50, 9)
                     + column(p99, 9))
+        }
+        if checkpoints.count > 0 {
+            lines += [
+                "",
+                "checkpoints: \(Int(checkpoints.count)) written over the run, "
+                    + String(format: "%.0f", checkpoints.seconds / checkpoints.count * 1000)
+                    + " ms each on average (the pipeline handles no event meanwhile)",
+            ]
         }
         return lines.joined(separator: "\n")
     }
