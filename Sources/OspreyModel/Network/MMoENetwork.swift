@@ -27,6 +27,8 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
     private let dMixed: Workspace<T>
     private let dGate: Workspace<T>
     private let dExperts: [Workspace<T>]
+    /// Gathered once: the trainer asks for them every step.
+    public let parameters: [Parameter<T>]
 
     public init(
         inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom,
@@ -59,15 +61,14 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         dMixed = Workspace(columns: width)
         dGate = Workspace(columns: shape.experts)
         dExperts = experts.map { _ in Workspace(columns: width) }
+        parameters =
+            experts.flatMap(\.parameters) + gates.flatMap(\.parameters)
+            + towers.flatMap(\.parameters)
     }
 
     public var architecture: Architecture { .mmoe }
     public var inputWidth: Int { experts[0].inputWidth }
     public var expertWidth: Int { experts[0].outputWidth }
-    public var parameters: [Parameter<T>] {
-        experts.flatMap(\.parameters) + gates.flatMap(\.parameters)
-            + towers.flatMap(\.parameters)
-    }
     public var denseLayers: [Dense<T>] {
         experts.flatMap(\.layers) + gates + towers.flatMap(\.layers)
     }

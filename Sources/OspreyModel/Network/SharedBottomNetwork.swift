@@ -9,6 +9,8 @@ public final class SharedBottomNetwork<T: BLASScalar>: MultiTaskNetwork {
     public let bottom: Tower<T>
     public let towers: [Tower<T>]
     private let dBottom: Workspace<T>
+    /// Gathered once: the trainer asks for them every step.
+    public let parameters: [Parameter<T>]
 
     /// `prefix` starts every tensor name (`""`, or `fraud.` inside a single-task network).
     public init(
@@ -27,11 +29,11 @@ public final class SharedBottomNetwork<T: BLASScalar>: MultiTaskNetwork {
                 reluOnOutput: false, random: &random, dropout: dropout)
         }
         dBottom = Workspace(columns: shared)
+        parameters = bottom.parameters + towers.flatMap(\.parameters)
     }
 
     public var architecture: Architecture { .sharedBottom }
     public var inputWidth: Int { bottom.inputWidth }
-    public var parameters: [Parameter<T>] { bottom.parameters + towers.flatMap(\.parameters) }
     public var denseLayers: [Dense<T>] { bottom.layers + towers.flatMap(\.layers) }
     public var inputLayers: [Dense<T>] { [bottom.layers[0]] }
 

@@ -8,6 +8,9 @@ public final class SingleTaskNetwork<T: BLASScalar>: MultiTaskNetwork {
     public let heads: [HeadSpec]
     public let dropout: Dropout?
     public let members: [SharedBottomNetwork<T>]
+    /// Gathered once: the trainer asks for them every step.
+    public let parameters: [Parameter<T>]
+    public let parameterGroups: [[Parameter<T>]]
 
     public init(
         inputs: Int, heads: [HeadSpec], shape: NetworkShape, random: inout SeededRandom,
@@ -20,12 +23,12 @@ public final class SingleTaskNetwork<T: BLASScalar>: MultiTaskNetwork {
                 inputs: inputs, heads: [head], shape: shape, prefix: head.name + ".",
                 random: &random, dropout: dropout)
         }
+        parameters = members.flatMap(\.parameters)
+        parameterGroups = members.map(\.parameters)
     }
 
     public var architecture: Architecture { .singleTask }
     public var inputWidth: Int { members[0].inputWidth }
-    public var parameters: [Parameter<T>] { members.flatMap(\.parameters) }
-    public var parameterGroups: [[Parameter<T>]] { members.map(\.parameters) }
     public var denseLayers: [Dense<T>] { members.flatMap(\.denseLayers) }
     public var inputLayers: [Dense<T>] { members.flatMap(\.inputLayers) }
 

@@ -15,6 +15,8 @@ public final class Tower<T: BLASScalar> {
     private let outputs: [Workspace<T>]
     private let gradients: [Workspace<T>]
     private let masks: [Workspace<T>]
+    /// Every layer's weight and bias, gathered once.
+    public let parameters: [Parameter<T>]
 
     public init(
         name: String, widths: [Int], reluOnOutput: Bool, random: inout SeededRandom,
@@ -34,13 +36,13 @@ public final class Tower<T: BLASScalar> {
         gradients = layers.map { Workspace(columns: $0.outputs) }
         masks = layers.map { Workspace(columns: $0.outputs) }
         self.dropout = dropout
+        parameters = layers.flatMap(\.parameters)
     }
 
     private var dropping: Bool { dropout.map { $0.active && $0.rate > 0 } ?? false }
 
     public var inputWidth: Int { layers[0].inputs }
     public var outputWidth: Int { layers[layers.count - 1].outputs }
-    public var parameters: [Parameter<T>] { layers.flatMap(\.parameters) }
 
     /// The output of the last ``forward(x:rows:)``, `[rows, outputWidth]`.
     public var output: UnsafeMutablePointer<T> { outputs[outputs.count - 1].pointer }
