@@ -1,9 +1,10 @@
 import Foundation
 import OspreyCore
-import OspreyDaemon
 import OspreyFeatures
 import OspreyTestSupport
 import Testing
+
+@testable import OspreyDaemon
 
 #if canImport(Glibc)
     import Glibc
@@ -233,11 +234,13 @@ extension CrashRecoveryTests {
     static func expectSameState(partition: Int, clean: Run, found run: Run) throws {
         let name = "events-\(partition)"
         func load(_ state: String) throws -> PartitionCheckpoint {
-            let path = state + "/checkpoints/" + name
-            let payload = try CheckpointFile(directory: state + "/checkpoints", name: name)
-                .load(path)
-            return try PartitionCheckpoint.decode(
-                payload, path: path, configuration: FeatureConfiguration())
+            // As the daemon loads it: the checkpoint, and its join store from the join log.
+            let directory = CheckpointDirectory(
+                stateDirectory: state, topic: "events", configuration: FeatureConfiguration(),
+                logger: Logger(label: "test"))
+            let (checkpoint, refused) = try #require(try directory.load(Int32(partition)))
+            #expect(!refused, "partition \(partition): the newest checkpoint was refused")
+            return checkpoint
         }
         func withoutJoinStore(_ checkpoint: PartitionCheckpoint) throws -> [UInt8] {
             try PartitionCheckpoint(

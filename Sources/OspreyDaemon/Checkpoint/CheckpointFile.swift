@@ -180,11 +180,11 @@ private func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
     withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
 }
 
-private func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
+func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
     (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[offset + $1]) << (8 * UInt32($1)) }
 }
 
-private func readUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+func readUInt64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
     (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
 }
 

@@ -10,14 +10,17 @@ import OspreyOnline
 ///
 ///     "OSPRPART" | format u32 | partition i32 | next event offset i64
 ///     | next label offset i64 | model version (u16 + UTF-8)
-///     | topic (u16 + UTF-8) | join store (u64 length + its bytes; format 2 only)
+///     | topic (u16 + UTF-8) | join index (u64 length + its bytes; empty for none)
+///     | join log generation u64 | covered length u64 | first sequence i64 | end sequence i64
 ///     | store snapshot (the rest; it has its own trailer and checksum)
 ///
-/// Format 1 (before the label join) is still read; its partitions start with an empty join
-/// store.
+/// Format 3 keeps the join store's entries out of the checkpoint: they are in the partition's
+/// join log (``JoinLogFile``), which each checkpoint only appends to, and the checkpoint holds
+/// the store's small index and how much of the log it covers. Format 2 (the whole join store
+/// inline) and format 1 (before the label join; an empty join store) are still read.
 public struct PartitionCheckpoint {
     static let magic = Array("OSPRPART".utf8)
-    static let format: UInt32 = 2
+    static let format: UInt32 = 3
 
     public let topic: String
     public let partition: Int32
@@ -27,13 +30,31 @@ public struct PartitionCheckpoint {
     public let nextLabelOffset: Int64
     public let modelVersion: String
     public let store: FeatureStore
-    /// The scored events waiting for labels; nil in a format 1 checkpoint.
+    /// The scored events waiting for labels, as a format 2 checkpoint held them inline, or
+    /// as written: nil in a format 1 checkpoint and in a decoded format 3 one.
     public let joinStore: LabelJoinStore?
+    /// Format 3: the join store's index, and the part of the join log that holds its entries
+    /// (``joinLog``); nil when the checkpoint has no join store.
+    public let joinIndex: [UInt8]?
+    let joinLog: JoinLogPosition
 
     public init(
         topic: String, partition: Int32, nextOffset: Int64, nextLabelOffset: Int64,
         modelVersion: String, store: FeatureStore, joinStore: LabelJoinStore? = nil
     ) {
+        self.init(
+            topic: topic, partition: partition, nextOffset: nextOffset,
+            nextLabelOffset: nextLabelOffset, modelVersion: modelVersion, store: store,
+            joinStore: joinStore, joinIndex: joinStore?.logIndex(), joinLog: JoinLogPosition())
+    }
+
+    init(
+        topic: String, partition: Int32, nextOffset: Int64, nextLabelOffset: Int64,
+        modelVersion: String, store: FeatureStore, joinStore: LabelJoinStore?,
+        joinIndex: [UInt8]?, joinLog: JoinLogPosition
+    ) {
+        self.joinIndex = joinIndex
+        self.joinLog = joinLog
         self.topic = topic
         self.partition = partition
         self.nextOffset = nextOffset
@@ -54,9 +75,13 @@ public struct PartitionCheckpoint {
         appendInteger(nextLabelOffset, to: &bytes)
         appendText(modelVersion, to: &bytes)
         appendText(topic, to: &bytes)
-        let join = joinStore?.serialised() ?? []
-        appendInteger(UInt64(join.count), to: &bytes)
-        bytes += join
+        let index = joinIndex ?? []
+        appendInteger(UInt64(index.count), to: &bytes)
+        bytes += index
+        appendInteger(joinLog.generation, to: &bytes)
+        appendInteger(joinLog.length, to: &bytes)
+        appendInteger(Int64(joinLog.startSequence), to: &bytes)
+        appendInteger(Int64(joinLog.endSequence), to: &bytes)
         var snapshot = MemorySnapshot(bytes: bytes)
         try store.writeSnapshot(to: &snapshot)
         return snapshot.bytes
@@ -73,7 +98,7 @@ public struct PartitionCheckpoint {
         guard reader.take(magic.count).map(Array.init) == magic else {
             throw .malformedPayload(path: path, reason: "not a partition checkpoint")
         }
-        guard let format: UInt32 = reader.integer(), format == 1 || format == 2 else {
+        guard let format: UInt32 = reader.integer(), (1...3).contains(format) else {
             throw .malformedPayload(path: path, reason: "unsupported partition checkpoint format")
         }
         guard let partition: Int32 = reader.integer(), let next: Int64 = reader.integer(),
@@ -81,6 +106,21 @@ public struct PartitionCheckpoint {
             let topic = reader.text()
         else { throw .malformedPayload(path: path, reason: "truncated header") }
         var joinStore: LabelJoinStore?
+        var joinIndex: [UInt8]?
+        var joinLog = JoinLogPosition()
+        if format == 3 {
+            guard let length: UInt64 = reader.integer(), length <= UInt64(Int.max),
+                let index = reader.take(Int(length)), let generation: UInt64 = reader.integer(),
+                let covered: UInt64 = reader.integer(), let first: Int64 = reader.integer(),
+                let end: Int64 = reader.integer()
+            else { throw .malformedPayload(path: path, reason: "truncated join index") }
+            if !index.isEmpty {
+                joinIndex = Array(index)
+                joinLog = JoinLogPosition(
+                    generation: generation, length: covered, startSequence: Int(first),
+                    endSequence: Int(end), continues: true)
+            }
+        }
         if format == 2 {
             guard let length: UInt64 = reader.integer(), length <= UInt64(Int.max),
                 let join = reader.take(Int(length))
@@ -99,7 +139,7 @@ public struct PartitionCheckpoint {
             return PartitionCheckpoint(
                 topic: topic, partition: partition, nextOffset: next,
                 nextLabelOffset: nextLabel, modelVersion: version, store: store,
-                joinStore: joinStore)
+                joinStore: joinStore, joinIndex: joinIndex, joinLog: joinLog)
         } catch {
             throw .malformedPayload(path: path, reason: "feature state: \(error)")
         }

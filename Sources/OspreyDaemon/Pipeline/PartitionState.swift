@@ -14,8 +14,10 @@ import OspreyOnline
 final class PartitionState {
     let partition: Int32
     let store: FeatureStore
-    /// Checkpointed with ``store``.
+    /// Checkpointed with ``store``: its index in the checkpoint, its entries in the join log.
     var joinStore: LabelJoinStore
+    /// How much of the partition's join log the last checkpoint covers.
+    var joinLog = JoinLogPosition()
     /// Clicks waiting for their purchase and interest self-labels.
     ///
     /// - Important: not checkpointed: after a restart, clicks scored before it get no
@@ -97,7 +99,7 @@ struct CheckpointDirectory {
                 let payload = try file.load(path)
                 let checkpoint = try PartitionCheckpoint.decode(
                     payload, path: path, configuration: configuration)
-                return (checkpoint, index > 0)
+                return (try withJoinLog(checkpoint, path: path), index > 0)
             } catch {
                 logger.error(
                     "checkpoint refused", [.path: .string(path), .error: .string("\(error)")])
@@ -107,16 +109,52 @@ struct CheckpointDirectory {
         throw lastError!
     }
 
-    /// Writes `state` as the partition's newest checkpoint, keeping the one before.
+    func joinLog(for partition: Int32) -> JoinLogFile {
+        JoinLogFile(directory: directory, topic: topic, partition: partition)
+    }
+
+    /// A format 3 checkpoint with its join store read back from the join log.
+    private func withJoinLog(_ checkpoint: PartitionCheckpoint, path: String)
+        throws(CheckpointError) -> PartitionCheckpoint
+    {
+        guard let index = checkpoint.joinIndex else { return checkpoint }
+        let position = checkpoint.joinLog
+        let records = try joinLog(for: checkpoint.partition).records(
+            generation: position.generation, length: position.length)
+        let joinStore: LabelJoinStore
+        do {
+            joinStore = try LabelJoinStore(logIndex: index, records: records)
+        } catch {
+            throw .malformedPayload(path: path, reason: "join log: \(error)")
+        }
+        return PartitionCheckpoint(
+            topic: checkpoint.topic, partition: checkpoint.partition,
+            nextOffset: checkpoint.nextOffset, nextLabelOffset: checkpoint.nextLabelOffset,
+            modelVersion: checkpoint.modelVersion, store: checkpoint.store, joinStore: joinStore,
+            joinIndex: index, joinLog: position)
+    }
+
+    /// Writes `state` as the partition's newest checkpoint, keeping the one before: first the
+    /// join store's new entries to its join log, then the checkpoint that covers them.
     ///
     /// - Returns: the number of bytes written.
     func save(_ state: PartitionState, modelVersion: String) throws -> Int {
+        let log = joinLog(for: state.partition)
+        let previous = state.joinLog
+        let position = try log.save(state.joinStore, after: previous)
         let checkpoint = PartitionCheckpoint(
             topic: topic, partition: state.partition, nextOffset: state.nextEventOffset,
             nextLabelOffset: state.nextLabelOffset, modelVersion: modelVersion,
-            store: state.store, joinStore: state.joinStore)
+            store: state.store, joinStore: nil, joinIndex: state.joinStore.logIndex(),
+            joinLog: position)
         let payload = try checkpoint.encoded()
         try file(for: state.partition).write(payload)
-        return payload.count
+        state.joinLog = position
+        guard position.generation != previous.generation else {
+            return payload.count + Int(position.length - previous.length)
+        }
+        // The previous checkpoint, now the fallback, may still name the generation before.
+        log.removeGenerations(keeping: [position.generation, previous.generation])
+        return payload.count + Int(position.length)
     }
 }

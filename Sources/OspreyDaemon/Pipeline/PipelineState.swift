@@ -51,13 +51,21 @@ extension Pipeline {
             }
             if let (checkpoint, refused) = try checkpoints.load(number) {
                 if refused { metrics.checkpointsRefused.labels().increment() }
-                partitions[number] = PartitionState(
+                let state = PartitionState(
                     partition: number, store: checkpoint.store,
                     joinStore: restoredJoinStore(checkpoint),
                     selfLabeller: learning.makeSelfLabeller(),
                     nextEventOffset: checkpoint.nextOffset,
                     nextLabelOffset: checkpoint.nextLabelOffset, outputFrom: outputFrom,
                     metrics: metrics)
+                // The log goes on from the checkpoint when the store restored is the saved one;
+                // otherwise the next checkpoint starts a new generation.
+                state.joinLog = checkpoint.joinLog
+                state.joinLog.continues =
+                    checkpoint.joinLog.continues
+                    && state.joinStore.endSequence == checkpoint.joinLog.endSequence
+                    && checkpoint.joinStore.map(learning.fits) == true
+                partitions[number] = state
                 seeks.append(
                     TopicPartitionOffset(
                         topic: settings.eventsTopic, partition: number,

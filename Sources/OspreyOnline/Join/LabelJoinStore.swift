@@ -74,6 +74,8 @@ public struct LabelJoinStore: Sendable {
     /// Entries in arrival order from `head`; `nil` marks a slot whose entry was replaced.
     private var ring: [Entry?] = []
     private var head = 0
+    /// The sequence number of `ring[0]`: every entry kept gets the next number, for ever.
+    private var base = 0
     private var index: [UInt64: Int] = [:]
     /// Keys of entries that left, oldest first from `goneHead`.
     private var gone: [UInt64] = []
@@ -175,6 +177,7 @@ public struct LabelJoinStore: Sendable {
     private mutating func compact() {
         guard head > 4096, head * 2 > ring.count else { return }
         ring.removeFirst(head)
+        base += head
         head = 0
         index.removeAll(keepingCapacity: true)
         for (slot, entry) in ring.enumerated() {
@@ -269,5 +272,168 @@ extension LabelJoinStore {
             goneSet.insert(key)
         }
         guard reader.isAtEnd else { throw .corruptState("join store: trailing bytes") }
+    }
+}
+
+/// The store as a join log: its entries as records written once each, in the order they were
+/// kept, and an index of everything else (settings, counts, which entries were replaced,
+/// which were labelled, the remembered keys), which is small. A checkpoint appends the records
+/// kept since the previous one and writes the index whole, so its cost follows what changed,
+/// not how much the store holds.
+///
+/// Every entry kept gets the next sequence number; the store holds the entries from
+/// ``firstSequence`` to ``endSequence`` (less the replaced ones).
+extension LabelJoinStore {
+    static let indexMagic = Array("OSPJIDX1".utf8)
+
+    /// The sequence number of the oldest entry still held (or of the next one, when empty).
+    public var firstSequence: Int { base + head }
+    /// The sequence number the next entry kept will get.
+    public var endSequence: Int { base + ring.count }
+
+    /// Bytes of a record of an entry: sequence, keys, time, category, vector and outputs.
+    public var recordBytes: Int { 40 + 4 * (vectorWidth + outputWidth) }
+
+    /// The records of the entries held whose sequence number is `sequence` or later.
+    public func logRecords(from sequence: Int) -> [UInt8] {
+        var writer = ByteWriter()
+        let start = max(sequence, firstSequence) - base
+        writer.data.reserveCapacity(max(0, ring.count - start) * recordBytes)
+        for slot in max(start, 0)..<ring.count {
+            guard let entry = ring[slot] else { continue }
+            writer.int(base + slot)
+            writer.uint64(entry.eventKey)
+            writer.uint64(entry.userKey)
+            writer.int64(entry.timeMs)
+            writer.optionalString(entry.category)
+            writer.floats(entry.vector)
+            writer.floats(entry.outputs)
+        }
+        return writer.data
+    }
+
+    /// Everything of the store but its entries' records: settings, counts, the range of
+    /// sequence numbers held, the replaced ones in it, the labelled entries' head bits and
+    /// the remembered keys.
+    public func logIndex() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes(Self.indexMagic)
+        writer.int(vectorWidth)
+        writer.int(outputWidth)
+        writer.int(maxEntries)
+        writer.int64(ttlMs)
+        for value in [
+            counts.kept, counts.joined, counts.unmatched, counts.late, counts.duplicate,
+            counts.expired, counts.evicted, counts.replaced,
+        ] { writer.int(value) }
+        writer.int(firstSequence)
+        writer.int(endSequence)
+        let held = head..<ring.count
+        let replaced = held.filter { ring[$0] == nil }
+        writer.int(replaced.count)
+        for slot in replaced { writer.int(base + slot) }
+        let labelled = held.filter { (ring[$0]?.labelled ?? 0) != 0 }
+        writer.int(labelled.count)
+        for slot in labelled {
+            writer.int(base + slot)
+            writer.uint64(UInt64(ring[slot]!.labelled))
+        }
+        let keys = gone[goneHead...]
+        writer.int(keys.count)
+        for key in keys { writer.uint64(key) }
+        return writer.data
+    }
+
+    /// Restores a store from its ``logIndex()`` and the records of a join log, which must
+    /// hold every entry the index says is held (records outside its range are skipped).
+    ///
+    /// - Throws: ``OnlineError/corruptState(_:)`` when either is truncated, of another format
+    ///   or inconsistent, or a held entry has no record.
+    public init(logIndex: [UInt8], records: [UInt8]) throws(OnlineError) {
+        var reader = ByteReader(logIndex)
+        guard try reader.bytes(8) == Self.indexMagic else {
+            throw .corruptState("join index: bad magic")
+        }
+        let vectorWidth = try reader.int()
+        let outputWidth = try reader.int()
+        let maxEntries = try reader.int()
+        let ttl = try reader.int64()
+        guard vectorWidth >= 0, outputWidth >= 0, maxEntries > 0, ttl > 0 else {
+            throw .corruptState("join index: bad settings")
+        }
+        self.init(
+            vectorWidth: vectorWidth, outputWidth: outputWidth, maxEntries: maxEntries, ttlMs: ttl)
+        var values: [Int] = []
+        for _ in 0..<8 { values.append(try reader.int()) }
+        counts.kept = values[0]
+        counts.joined = values[1]
+        counts.unmatched = values[2]
+        counts.late = values[3]
+        counts.duplicate = values[4]
+        counts.expired = values[5]
+        counts.evicted = values[6]
+        counts.replaced = values[7]
+        let first = try reader.int()
+        let end = try reader.int()
+        guard first >= 0, end >= first, end - first <= 2 * maxEntries + 8192 else {
+            throw .corruptState("join index: bad range")
+        }
+        base = first
+        ring = [Entry?](repeating: nil, count: end - first)
+        var replaced = Set<Int>()
+        let replacedCount = try reader.int()
+        guard replacedCount >= 0, replacedCount <= end - first else {
+            throw .corruptState("join index: bad replaced count")
+        }
+        for _ in 0..<replacedCount { replaced.insert(try reader.int()) }
+        var labelled: [(Int, UInt32)] = []
+        let labelledCount = try reader.int()
+        guard labelledCount >= 0, labelledCount <= end - first else {
+            throw .corruptState("join index: bad labelled count")
+        }
+        for _ in 0..<labelledCount {
+            labelled.append((try reader.int(), UInt32(truncatingIfNeeded: try reader.uint64())))
+        }
+        let keys = try reader.int()
+        guard keys >= 0, keys <= maxEntries else { throw .corruptState("join index: bad keys") }
+        for _ in 0..<keys {
+            let key = try reader.uint64()
+            gone.append(key)
+            goneSet.insert(key)
+        }
+        guard reader.isAtEnd else { throw .corruptState("join index: trailing bytes") }
+
+        var log = ByteReader(records)
+        var filled = 0
+        while !log.isAtEnd {
+            let sequence = try log.int()
+            let key = try log.uint64()
+            let user = try log.uint64()
+            let time = try log.int64()
+            let category = try log.optionalString()
+            let vector = try log.floats(vectorWidth)
+            let outputs = try log.floats(outputWidth)
+            guard sequence >= first, sequence < end, !replaced.contains(sequence) else {
+                continue
+            }
+            if ring[sequence - first] == nil { filled += 1 }
+            ring[sequence - first] = Entry(
+                eventKey: key, userKey: user, timeMs: time, category: category, vector: vector,
+                outputs: outputs)
+        }
+        guard filled == end - first - replaced.count else {
+            throw .corruptState(
+                "join log: \(end - first - replaced.count - filled) held entries have no record")
+        }
+        for (sequence, heads) in labelled {
+            guard sequence >= first, sequence < end, ring[sequence - first] != nil else {
+                throw .corruptState("join index: a labelled entry is not held")
+            }
+            ring[sequence - first]!.labelled = heads
+        }
+        for (slot, entry) in ring.enumerated() {
+            if let entry { index[entry.eventKey] = slot }
+        }
+        guard index.count == filled else { throw .corruptState("join log: repeated event keys") }
     }
 }

@@ -1,0 +1,172 @@
+import Foundation
+import OspreyOnline
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where a partition's join log stands after its last checkpoint: which generation's file,
+/// how many of its bytes that checkpoint covers, and the range of sequence numbers they hold.
+struct JoinLogPosition: Sendable, Equatable {
+    var generation: UInt64 = 0
+    var length: UInt64 = 0
+    /// The sequence number of the generation's first record, and the one after its last.
+    var startSequence = 0
+    var endSequence = 0
+    /// False when the join store in memory does not continue this generation (a fresh store,
+    /// or none was saved yet): the next checkpoint starts a new generation.
+    var continues = false
+}
+
+/// A partition's label join log: the records of its join store's entries, appended by each
+/// checkpoint for the entries kept since the one before (see
+/// ``LabelJoinStore/logRecords(from:)``), in files `TOPIC-P.join.G` beside the checkpoints.
+///
+/// Each append is one chunk, `length u64 | records | crc32 u32`, fsynced before the
+/// checkpoint that covers it is written; a checkpoint names its generation and length, so
+/// bytes after that length (from a crash before the checkpoint) are ignored and overwritten
+/// by the next append. When the records of entries no longer held outweigh the live ones,
+/// the next checkpoint writes a new generation with the live entries only; the file of a
+/// generation that neither the newest checkpoint nor the previous one names is removed.
+///
+/// Thread: the pipeline thread only.
+struct JoinLogFile {
+    let directory: String
+    let topic: String
+    let partition: Int32
+
+    func path(_ generation: UInt64) -> String {
+        "\(directory)/\(topic)-\(partition).join.\(generation)"
+    }
+
+    /// Appends the records kept since `position` (or starts a new generation when due) and
+    /// returns the position a checkpoint written next covers.
+    ///
+    /// - Throws: ``CheckpointError/io(path:operation:errno:)`` when the file cannot be written.
+    func save(_ store: LabelJoinStore, after position: JoinLogPosition)
+        throws(CheckpointError) -> JoinLogPosition
+    {
+        let dead = store.firstSequence - position.startSequence
+        let live = store.endSequence - store.firstSequence
+        let fresh =
+            !position.continues || store.firstSequence < position.startSequence
+            || store.endSequence < position.endSequence || (dead > 4096 && dead > live)
+        if fresh {
+            let generation = position.generation + 1
+            let chunk = Self.chunk(store.logRecords(from: store.firstSequence))
+            try write(chunk, to: path(generation), at: 0, truncate: true)
+            return JoinLogPosition(
+                generation: generation, length: UInt64(chunk.count),
+                startSequence: store.firstSequence, endSequence: store.endSequence,
+                continues: true)
+        }
+        var next = position
+        next.endSequence = store.endSequence
+        guard store.endSequence > position.endSequence else { return next }
+        let chunk = Self.chunk(store.logRecords(from: position.endSequence))
+        try write(chunk, to: path(position.generation), at: position.length, truncate: false)
+        next.length += UInt64(chunk.count)
+        return next
+    }
+
+    /// The records of the first `length` bytes of generation `generation`.
+    ///
+    /// - Throws: ``CheckpointError`` when the file is missing, shorter than `length`, or a
+    ///   chunk fails its checksum.
+    func records(generation: UInt64, length: UInt64) throws(CheckpointError) -> [UInt8] {
+        let path = path(generation)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        defer { close(descriptor) }
+        guard length <= UInt64(Int.max / 2) else { throw .truncated(path: path) }
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        var offset = 0
+        while offset < bytes.count {
+            let read = bytes.withUnsafeMutableBytes { buffer in
+                Glibc.read(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if read < 0, errno == EINTR { continue }
+            guard read > 0 else {
+                throw read == 0
+                    ? .truncated(path: path) : .io(path: path, operation: "read", errno: errno)
+            }
+            offset += read
+        }
+        var records: [UInt8] = []
+        records.reserveCapacity(bytes.count)
+        var at = 0
+        while at < bytes.count {
+            guard bytes.count - at >= 12 else { throw .truncated(path: path) }
+            let size = Int(truncatingIfNeeded: readUInt64(bytes, at: at))
+            guard size >= 0, size <= bytes.count - at - 12 else { throw .truncated(path: path) }
+            let body = Array(bytes[(at + 8)..<(at + 8 + size)])
+            guard readUInt32(bytes, at: at + 8 + size) == CheckpointFile.checksum(body) else {
+                throw .checksumMismatch(path: path)
+            }
+            records += body
+            at += 12 + size
+        }
+        return records
+    }
+
+    /// Removes the files of every generation but those in `kept`.
+    func removeGenerations(keeping kept: Set<UInt64>) {
+        let prefix = "\(topic)-\(partition).join."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            return
+        }
+        for name in names where name.hasPrefix(prefix) {
+            guard let number = UInt64(name.dropFirst(prefix.count)), !kept.contains(number)
+            else { continue }
+            unlink(directory + "/" + name)
+        }
+    }
+
+    private static func chunk(_ records: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(records.count + 12)
+        appendInteger(UInt64(records.count), to: &bytes)
+        bytes += records
+        appendInteger(CheckpointFile.checksum(records), to: &bytes)
+        return bytes
+    }
+
+    private func write(_ bytes: [UInt8], to path: String, at offset: UInt64, truncate: Bool)
+        throws(CheckpointError)
+    {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0)
+        let descriptor = open(path, flags, 0o600)
+        guard descriptor >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        defer { close(descriptor) }
+        // Bytes past the covered length came after the last checkpoint: drop them.
+        guard ftruncate(descriptor, off_t(offset)) == 0 else {
+            throw .io(path: path, operation: "ftruncate", errno: errno)
+        }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { buffer in
+                pwrite(
+                    descriptor, buffer.baseAddress! + written, buffer.count - written,
+                    off_t(offset) + off_t(written))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "write", errno: errno)
+            }
+            written += count
+        }
+        guard fsync(descriptor) == 0 else {
+            throw .io(path: path, operation: "fsync", errno: errno)
+        }
+        if truncate {
+            let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard folder >= 0 else {
+                throw .io(path: directory, operation: "open", errno: errno)
+            }
+            defer { close(folder) }
+            guard fsync(folder) == 0 else {
+                throw .io(path: directory, operation: "fsync", errno: errno)
+            }
+        }
+    }
+}
