@@ -19,4 +19,6 @@ extension LogKey {
     public static let examples: LogKey = "examples"
     public static let waiting: LogKey = "waiting"
     public static let holdoutRows: LogKey = "holdout_rows"
+    public static let heldOut: LogKey = "held_out"
+    public static let format: LogKey = "format"
 }

@@ -39,13 +39,14 @@ import Testing
     }
 
     /// A burst of 1,500 flipped labels followed by 400 honest ones: the candidate learns the
-    /// flipped rule from the buffer, the hold-out (the 400 newest) shows it, and the guard
-    /// keeps the serving model, byte for byte.
+    /// flipped rule from the buffer, the hold-out (the newest 60 of the events the split holds
+    /// out, one in five: about the newest 300 labels) shows it, and the guard keeps the
+    /// serving model, byte for byte.
     @Test func poisonedLabelsGiveACandidateTheGuardRejects() throws {
         let model = try Self.cleanModel()
         let before = model.encoded()
         var settings = OnlineSettings()
-        settings.holdout = 400
+        settings.holdout = 60
         settings.recent = 2000
         settings.fineTuneEvery = 1_000_000
         settings.fineTune.steps = 300
@@ -66,6 +67,7 @@ import Testing
                     verdict: fraud ? .fraud(type: nil) : .legit))
         }
         learner.flush()
+        #expect(learner.holdout.count(head: 0) == 60)
         let record = try #require(learner.fineTuneNow())
         #expect(!record.decision.promoted, "\(record.decision.reason)")
         #expect(record.decision.reason.contains("fraud"))
@@ -118,8 +120,11 @@ import Testing
                 eventKey: DelayedLabel.eventKey("o1"), timeMs: events[2].timeMs + 60_000,
                 verdict: .fraud(type: nil)))
         learner.flush()
-        let example = try #require(learner.holdout.first)
-        #expect(learner.holdout.count == 1)
+        // One example, in the hold-out or the buffer as the split of its event id decides.
+        let kept = learner.holdout.allExamples + learner.buffer.unbiasedExamples
+        let example = try #require(kept.first)
+        #expect(kept.count == 1)
+        #expect(example.eventKey == DelayedLabel.eventKey("o1"))
         #expect(example.vector == vectors["o1"])
         #expect(example.labels == [1])
         #expect(learner.join.counts.joined == 1)
@@ -155,7 +160,9 @@ import Testing
                     category: nil, vector: vector))
         }
         learner.flush()
-        let examples = learner.holdout
+        let examples = (learner.holdout.allExamples + learner.buffer.unbiasedExamples).sorted {
+            $0.eventKey < $1.eventKey
+        }
         #expect(examples.map(\.vector) == [[1, 0], [2, 0]])
         #expect(examples.map(\.labels) == [[1], [0]])
         #expect(learner.windows["purchase"]?.total == 2)

@@ -38,7 +38,8 @@ final class BackgroundTrainer: Sendable {
         let examples: [TrainingExample]
         /// The buffer without its extra positives, for calibration.
         let calibration: [TrainingExample]
-        let holdout: [TrainingExample]
+        /// Each head's held-out examples, never trained on.
+        let holdout: Holdout
         /// `labels` or `interval`: what made the run due.
         let trigger: String
         /// The run's number since start; seeds its shuffling.
@@ -137,8 +138,7 @@ final class BackgroundTrainer: Sendable {
         }
         metrics.trainingRuns.labels().increment()
         metrics.trainingLoss.labels().set(run.meanLoss)
-        let slice = TrainingExample.dataset(
-            request.holdout, heads: serving.heads, width: serving.schema.count)
+        let slice = request.holdout.dataset(heads: serving.heads, width: serving.schema.count)
         let decision = settings.promotion.judge(
             candidate: run.candidate, serving: serving, on: slice)
         guard decision.promoted else {
