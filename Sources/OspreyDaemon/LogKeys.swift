@@ -21,4 +21,5 @@ extension LogKey {
     public static let holdoutRows: LogKey = "holdout_rows"
     public static let heldOut: LogKey = "held_out"
     public static let format: LogKey = "format"
+    public static let steps: LogKey = "steps"
 }

@@ -78,6 +78,32 @@ import Testing
         #expect(learner.serving.version == "1")
     }
 
+    /// A run asked to stop ends between two steps and says so; a whole run does not.
+    @Test func aFineTuningRunStopsBetweenStepsWhenAsked() throws {
+        let model = try Self.cleanModel()
+        var random = SeededRandom(seed: 3)
+        let examples = (0..<300).map { index in
+            let x = Self.vector(&random)
+            return TrainingExample(
+                vector: x, category: nil, labels: [Self.truth(x) ? 1 : 0],
+                timeMs: Int64(index) * 1000, userKey: 1, eventKey: UInt64(index))
+        }
+        var settings = FineTuneSettings()
+        settings.steps = 50
+        settings.batchSize = 32
+        var asked = 0
+        let stopped = try FineTuner.fineTune(
+            model, examples: examples, calibration: examples, settings: settings,
+            stop: {
+                asked += 1
+                return asked > 7
+            })
+        #expect(stopped.steps == 7 && stopped.wasStopped)
+        let whole = try FineTuner.fineTune(
+            model, examples: examples, calibration: examples, settings: settings)
+        #expect(whole.steps == 50 && !whole.wasStopped)
+    }
+
     /// A user orders three times; the label of the first order arrives after the third. The
     /// example it makes carries the first order's vector as the feature store gave it then,
     /// not the user's later state.
