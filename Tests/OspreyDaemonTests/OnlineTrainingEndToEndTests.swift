@@ -133,7 +133,7 @@ struct OnlineTrainingEndToEndTests {
                 "osprey_label_joins_total", matching: ["source": "topic", "outcome": "joined"])
                 == labels)
         daemon.send(SIGTERM)
-        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0, "\(Self.tail(daemon))")
     }
 
     /// The restarted daemon's log line of the restored examples, with a hold-out.
@@ -254,7 +254,7 @@ struct OnlineTrainingEndToEndTests {
                     && $0.range(of: #"fraud_auc=0\.\d+"#, options: .regularExpression) != nil
             } != nil)
         daemon.send(SIGTERM)
-        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0, "\(Self.tail(daemon))")
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -361,7 +361,7 @@ struct OnlineTrainingEndToEndTests {
         #expect(catalog.versions() == [1])
         #expect(try ModelVersions(stateDirectory: state).servingVersion() == 1)
         daemon.send(SIGTERM)
-        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0, "\(Self.tail(daemon))")
         try? FileManager.default.removeItem(at: directory)
     }
 
