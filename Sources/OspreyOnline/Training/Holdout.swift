@@ -28,8 +28,26 @@ public struct Holdout: Sendable {
     /// The share of events held out, from 0 to 1.
     public let share: Double
     private let threshold: UInt64
-    /// `[head]`: a binary min-heap by ``order(_:_:)``: the oldest example is at 0.
+    /// `[head]`: a binary min-heap by ``Key``: the oldest example is at 0.
     private var heaps: [[TrainingExample]]
+    /// `[head]`: each heap entry's key, at the same place: the sifts compare these (plain
+    /// integers) and move the examples along, without copying them.
+    private var keys: [[Key]]
+
+    /// An example's place in a hold-out: event time, then event key.
+    struct Key: Comparable {
+        let timeMs: Int64
+        let eventKey: UInt64
+
+        init(_ example: TrainingExample) {
+            timeMs = example.timeMs
+            eventKey = example.eventKey
+        }
+
+        static func < (a: Key, b: Key) -> Bool {
+            a.timeMs != b.timeMs ? a.timeMs < b.timeMs : a.eventKey < b.eventKey
+        }
+    }
 
     /// An empty hold-out for `heads` heads, each keeping at most `capacity` examples.
     public init(heads: Int, capacity: Int, share: Double) {
@@ -39,6 +57,7 @@ public struct Holdout: Sendable {
         // Held out when the hash is below share × 2^64; all of them at share 1.
         threshold = self.share >= 1 ? .max : UInt64(self.share * 18_446_744_073_709_551_616.0)
         heaps = Array(repeating: [], count: heads)
+        keys = Array(repeating: [], count: heads)
     }
 
     /// Whether the split holds out the event with `eventKey` (the same answer every time).
@@ -90,49 +109,51 @@ public struct Holdout: Sendable {
     // MARK: - The heaps
 
     /// Whether `a` is older than `b`: by event time, then by event key.
-    static func order(_ a: TrainingExample, _ b: TrainingExample) -> Bool {
-        a.timeMs != b.timeMs ? a.timeMs < b.timeMs : a.eventKey < b.eventKey
-    }
+    static func order(_ a: TrainingExample, _ b: TrainingExample) -> Bool { Key(a) < Key(b) }
 
     /// Inserts into a head's heap; returns the example that leaves, if it was full.
     private mutating func insert(_ example: TrainingExample, head: Int) -> TrainingExample? {
+        let key = Key(example)
         if heaps[head].count < capacity {
             heaps[head].append(example)
+            keys[head].append(key)
             siftUp(head, from: heaps[head].count - 1)
             return nil
         }
-        guard Holdout.order(heaps[head][0], example) else { return example }
+        guard keys[head][0] < key else { return example }
         let oldest = heaps[head][0]
         heaps[head][0] = example
+        keys[head][0] = key
         siftDown(head, from: 0)
         return oldest
+    }
+
+    private mutating func swap(_ head: Int, _ a: Int, _ b: Int) {
+        heaps[head].swapAt(a, b)
+        keys[head].swapAt(a, b)
     }
 
     private mutating func siftUp(_ head: Int, from start: Int) {
         var child = start
         while child > 0 {
             let parent = (child - 1) / 2
-            guard Holdout.order(heaps[head][child], heaps[head][parent]) else { return }
-            heaps[head].swapAt(child, parent)
+            guard keys[head][child] < keys[head][parent] else { return }
+            swap(head, child, parent)
             child = parent
         }
     }
 
     private mutating func siftDown(_ head: Int, from start: Int) {
-        let count = heaps[head].count
+        let count = keys[head].count
         var parent = start
         while true {
             var smallest = parent
             let left = 2 * parent + 1
             let right = left + 1
-            if left < count, Holdout.order(heaps[head][left], heaps[head][smallest]) {
-                smallest = left
-            }
-            if right < count, Holdout.order(heaps[head][right], heaps[head][smallest]) {
-                smallest = right
-            }
+            if left < count, keys[head][left] < keys[head][smallest] { smallest = left }
+            if right < count, keys[head][right] < keys[head][smallest] { smallest = right }
             guard smallest != parent else { return }
-            heaps[head].swapAt(parent, smallest)
+            swap(head, parent, smallest)
             parent = smallest
         }
     }
