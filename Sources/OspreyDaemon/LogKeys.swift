@@ -19,4 +19,7 @@ extension LogKey {
     public static let examples: LogKey = "examples"
     public static let waiting: LogKey = "waiting"
     public static let holdoutRows: LogKey = "holdout_rows"
+    public static let heldOut: LogKey = "held_out"
+    public static let format: LogKey = "format"
+    public static let steps: LogKey = "steps"
 }

@@ -9,9 +9,9 @@ import OspreyModel
 /// in one call, then replays events and labels in their original order: each event is kept
 /// in the ``LabelJoinStore`` and shown to the ``SelfLabeller``; each label is joined. After
 /// the flush, a fine-tuning run starts when ``OnlineSettings/fineTuneEvery`` labels have
-/// joined since the last one; its candidate is judged on the hold-out (the newest labelled
-/// examples, which enter the replay buffer only when newer ones push them out, so neither
-/// model has trained on them).
+/// joined since the last one; its candidate is judged, head by head, on the ``Holdout``
+/// (each head's newest examples among the events the split holds out, which enter the replay
+/// buffer only when newer ones push them out, so neither model has trained on them).
 ///
 /// - Important: a promotion takes effect at the next batch: the events of one batch are all
 ///   scored by the same model. The fine-tuning run happens on the caller's thread and holds
@@ -70,8 +70,8 @@ public final class OnlineLearner {
     private var selfLabeller: SelfLabeller
     public private(set) var windows: [String: PrequentialWindow] = [:]
     public private(set) var buffer: ReplayBuffer
-    private var holdoutRing: [TrainingExample] = []
-    private var holdoutHead = 0
+    /// The examples kept out of training, on which candidates are judged.
+    public private(set) var holdout: Holdout
     public private(set) var runs: [RunRecord] = []
     /// Labels whose verdict no head of the model takes.
     public private(set) var labelsForNoHead = 0
@@ -118,15 +118,12 @@ public final class OnlineLearner {
             positiveCapacity: settings.positives,
             positiveHeads: heads.indices.filter { heads[$0].kind.isSigmoid },
             seed: settings.seed)
+        holdout = Holdout(
+            heads: heads.count, capacity: settings.holdout, share: settings.holdoutShare)
         for head in heads {
             windows[head.name] = PrequentialWindow(
                 capacity: settings.window, isSigmoid: head.kind.isSigmoid)
         }
-    }
-
-    /// The hold-out: the newest labelled examples, oldest first.
-    public var holdout: [TrainingExample] {
-        Array(holdoutRing[holdoutHead...]) + Array(holdoutRing[..<holdoutHead])
     }
 
     /// Queues an event for scoring; a full batch is flushed at once.
@@ -163,12 +160,13 @@ public final class OnlineLearner {
     }
 
     /// Fine-tunes a candidate on the replay buffer, judges it on the hold-out and promotes
-    /// it if the guard agrees; returns the record (nil when there is nothing to learn from).
+    /// it if the guard agrees; returns the record (nil when there is nothing to learn from,
+    /// as always when ``OnlineSettings/fineTuneEnabled`` is off: no example is kept then).
     @discardableResult
     public func fineTuneNow() -> RunRecord? {
         labelsSinceRun = 0
         let examples = buffer.examples
-        guard !examples.isEmpty, !holdoutRing.isEmpty else { return nil }
+        guard !examples.isEmpty, !holdout.isEmpty else { return nil }
         let run: FineTuner.Run
         do {
             run = try FineTuner.fineTune(
@@ -177,7 +175,7 @@ public final class OnlineLearner {
         } catch {
             return nil
         }
-        let slice = TrainingExample.dataset(holdout, heads: heads, width: serving.schema.count)
+        let slice = holdout.dataset(heads: heads, width: serving.schema.count)
         let decision = settings.promotion.judge(
             candidate: run.candidate, serving: serving, on: slice)
         if decision.promoted {
@@ -260,18 +258,15 @@ public final class OnlineLearner {
         hold(
             TrainingExample(
                 vector: entry.vector, category: entry.category, labels: labels,
-                timeMs: entry.timeMs, userKey: entry.userKey))
+                timeMs: entry.timeMs, userKey: entry.userKey, eventKey: entry.eventKey))
         labelsSinceRun += 1
     }
 
-    /// Puts an example in the hold-out; the oldest one there moves to the replay buffer.
+    /// Offers an example to the hold-out; what it does not keep goes to the replay buffer.
+    /// Without fine-tuning neither is kept: nothing would learn from them or be judged on
+    /// them (a tenth of the loop's time outside the feature store).
     private func hold(_ example: TrainingExample) {
-        if holdoutRing.count < settings.holdout {
-            holdoutRing.append(example)
-            return
-        }
-        buffer.add(holdoutRing[holdoutHead])
-        holdoutRing[holdoutHead] = example
-        holdoutHead = (holdoutHead + 1) % settings.holdout
+        guard settings.fineTuneEnabled else { return }
+        for leaving in holdout.add(example) { buffer.add(leaving) }
     }
 }

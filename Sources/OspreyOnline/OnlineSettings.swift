@@ -10,8 +10,11 @@ import OspreyCore
 /// - `online.buffer.recent` [`20000`]: the newest labelled examples in the replay buffer.
 /// - `online.buffer.reservoir` [`20000`]: the uniform sample of older examples.
 /// - `online.buffer.positives` [`5000`]: the newest positives kept per sigmoid head.
-/// - `online.holdout` [`5000`]: the newest labelled examples, kept out of training, on which
-///   a candidate and the serving model are compared.
+/// - `online.holdout` [`5000`]: labelled examples kept out of training per head, on which a
+///   candidate and the serving model are compared head by head. The split is fixed by the
+///   event id: a hash of it holds out one event in five (``holdoutShare``) whatever the order
+///   labels arrive in, and each head keeps the newest `online.holdout` of its held-out
+///   examples by event time; an older one leaves for the replay buffer (see ``Holdout``).
 /// - `online.fine_tune.every` [`20000`]: labels between fine-tuning runs.
 /// - `online.fine_tune.steps` [`200`], `online.fine_tune.batch_size` [`256`],
 ///   `online.fine_tune.learning_rate` [`0.0005`]: the bounded run.
@@ -30,6 +33,9 @@ public struct OnlineSettings: Sendable, Equatable {
     public var reservoir = 20_000
     public var positives = 5_000
     public var holdout = 5_000
+    /// The share of events whose labels the split holds out (``Holdout/share``); fixed, as a
+    /// change would move examples a serving model may have trained on into the hold-out.
+    public var holdoutShare = 0.2
     public var fineTuneEvery = 20_000
     public var fineTune = FineTuneSettings()
     public var promotion = PromotionGuard()

@@ -1,6 +1,7 @@
 import Foundation
 import OspreyCore
 import OspreyDaemon
+import OspreyOnline
 import OspreyTestSupport
 import Testing
 
@@ -29,13 +30,13 @@ struct OnlineTrainingEndToEndTests {
 
     /// Simulated traffic in time order (events and their order labels), without bot labels
     /// and fraud types.
-    static func traffic(seed: Int, directory: URL) throws -> [String] {
+    static func traffic(seed: Int, duration: String = "10m", directory: URL) throws -> [String] {
         let path = directory.appendingPathComponent("traffic-\(seed).jsonl").path
         let run = try runProgram(
             TestEnvironment.ospreyBinary.path,
             [
-                "simulate", "--out", path, "--duration", "10m", "--rate", "40", "--users", "1500",
-                "--seed", String(seed), "--label-delay", "1m",
+                "simulate", "--out", path, "--duration", duration, "--rate", "40", "--users",
+                "1500", "--seed", String(seed), "--label-delay", "1m",
             ])
         #expect(run.status == 0, "\(run.errors)")
         return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
@@ -50,6 +51,7 @@ struct OnlineTrainingEndToEndTests {
     }
 
     static func isLabel(_ line: String) -> Bool { line.contains("\"type\":\"label\"") }
+    static func isClick(_ line: String) -> Bool { line.contains("\"type\":\"click\"") }
     static func isOrder(_ line: String) -> Bool { line.contains("\"type\":\"order\"") }
 
     static func field(_ name: String, of line: String) -> String {
@@ -104,45 +106,91 @@ struct OnlineTrainingEndToEndTests {
         return scrape
     }
 
+    /// Runs a daemon with training off over `lines` until every label among them has been
+    /// tried against the join store, then stops it, so that its training state holds their
+    /// examples whatever the machine's load.
+    static func gather(_ lines: [String], config: String, servers: String) throws {
+        let daemon = try ServeEndToEndTests.startDaemon(config: config)
+        defer { daemon.stop() }
+        let address = try metricsAddress(daemon)
+        try produce(lines, topic: "events", servers: servers)
+        let labels = Double(lines.filter(isLabel).count)
+        // A loaded machine may take long: the wait ends when no label has been tried for 30 s.
+        var gathered: MetricsScrape
+        var tried = 0.0
+        var progressed = ContinuousClock.now
+        repeat {
+            usleep(100_000)
+            gathered = MetricsScrape(text: try httpGet("http://\(address)/metrics"))
+            let now = gathered.total("osprey_label_joins_total", matching: ["source": "topic"])
+            if let now, now > tried {
+                tried = now
+                progressed = ContinuousClock.now
+            }
+        } while tried < labels && ContinuousClock.now - progressed < .seconds(30)
+        #expect(
+            gathered.total(
+                "osprey_label_joins_total", matching: ["source": "topic", "outcome": "joined"])
+                == labels)
+        daemon.send(SIGTERM)
+        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0, "\(Self.tail(daemon))")
+    }
+
+    /// The restarted daemon's log line of the restored examples, with a hold-out.
+    static func expectRestoredHoldout(_ daemon: ChildProcess) {
+        let restored = daemon.errors.first { $0.contains("msg=\"training examples restored\"") }
+        #expect(restored?.contains("format=2") == true, "\(daemon.errors.prefix(20))")
+        #expect(restored?.contains("held_out=0") == false, "\(restored ?? "none")")
+    }
+
     static func tail(_ daemon: ChildProcess) -> String {
         daemon.errors.filter { !$0.contains("msg=summary") }.suffix(15).joined(separator: "\n")
     }
 
-    /// Training on a short interval promotes a candidate: a new version on disk with its
-    /// parent, the hot swap, alerts of later events carrying the new version, and the
-    /// prequential quality of the fraud head in `/metrics` and in the summary line.
+    /// Training promotes an honest candidate: a new version on disk with its parent, the hot
+    /// swap, alerts of later events carrying the new version, and the prequential quality of
+    /// the fraud head in `/metrics` and in the summary line.
     ///
-    /// - Important: Disabled for the same reason as the poisoned-labels test: the fresh
-    ///   version 1's fraud AUC-ROC on a hold-out whose content depends on timing and on how
-    ///   four partitions interleave is a coin toss (0.93 in one failing run, where the honest
-    ///   candidate's 0.86 was then rejected). Promotion and the guard are tested
-    ///   deterministically in OnlineLearnerTests and DriftTests.
-    @Test(.disabled("not deterministic: see the doc comment"))
-    func aBetterCandidateIsPromotedAndServesTheFollowingEvents() throws {
+    /// The run is deterministic: the daemon first gathers part one's labels with training
+    /// off; restarted with training on, it gets part one's last label, and its run trains on
+    /// the examples it restored and is judged on the hold-out it restored (each head's newest
+    /// examples among the events the split holds out: the same rows whatever the load and
+    /// however the four partitions interleaved). The fresh version 1 ranks fraud no better than
+    /// chance on them; the candidate, fine-tuned on the rest, ranks it well.
+    @Test func aBetterCandidateIsPromotedAndServesTheFollowingEvents() throws {
         let (broker, servers) = try Self.startBroker()
         defer { broker.stop() }
         let directory = try TestEnvironment.temporaryDirectory("online-promote")
         let state = directory.appendingPathComponent("state").path
         let config = directory.appendingPathComponent("osprey.conf").path
+        let lines = try Self.traffic(seed: 7, duration: "20m", directory: directory)
+        let cut = lines.count * 2 / 3
+        var first = Array(lines[..<cut])
+        let second = Array(lines[cut...])
+        let last = first.remove(at: try #require(first.lastIndex(where: Self.isLabel)))
+
+        // The fresh version 1 serves part one and its labels, in time order, on the events
+        // topic (a label on the labels topic could overtake its event here).
         try Self.writeConfig(
-            config, servers: servers, state: state, group: "promote",
+            config, servers: servers, state: state, group: "promote-1",
+            training: "training.enabled = false\ntraining.holdout = 500")
+        try Self.gather(first, config: config, servers: servers)
+
+        try Self.writeConfig(
+            config, servers: servers, state: state, group: "promote-2",
             training: """
                 training.interval = 2s
                 training.min_labels = 100000000
                 training.holdout = 500
+                training.buffer.recent = 1000000
                 training.fine_tune.steps = 300
                 training.fine_tune.learning_rate = 0.005
                 """)
-        let lines = try Self.traffic(seed: 9, directory: directory)
-        let cut = lines.count * 2 / 3
-        let (first, second) = (Array(lines[..<cut]), Array(lines[cut...]))
-
-        // The fresh version 1 serves; part one and its labels flow, in time order, on the
-        // events topic (a label on the labels topic could overtake its event here).
         let daemon = try ServeEndToEndTests.startDaemon(config: config)
         defer { daemon.stop() }
+        Self.expectRestoredHoldout(daemon)
         let address = try Self.metricsAddress(daemon)
-        try Self.produce(first, topic: "events", servers: servers)
+        try Self.produce([last], topic: "events", servers: servers)
         let promoted = daemon.waitForLine(inErrors: true, timeout: .seconds(40)) {
             $0.contains("msg=\"candidate promoted\" version=2 parent_version=1")
         }
@@ -206,81 +254,93 @@ struct OnlineTrainingEndToEndTests {
                     && $0.range(of: #"fraud_auc=0\.\d+"#, options: .regularExpression) != nil
             } != nil)
         daemon.send(SIGTERM)
-        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0, "\(Self.tail(daemon))")
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// A burst of flipped labels, then honest ones for the newest examples: the candidate
-    /// learns the flipped rule, the hold-out shows it, and the guard keeps version 1.
+    /// A burst of flipped labels: the candidate learns the flipped rule, the honest hold-out
+    /// shows it, and the guard keeps version 1.
     ///
-    /// So that the run sees every label whatever the machine's load, the daemon first gathers
-    /// them with training off; restarted with training on, it gets one more labelled order,
-    /// and the run it starts trains on the examples it restored.
-    ///
-    /// - Important: Disabled because it is not deterministic. The fresh version 1's fraud
-    ///   AUC-ROC on the hold-out is a coin toss (0.31 in one failing run), and which examples
-    ///   the hold-out holds depends on how four partitions interleave; one run in several
-    ///   promoted the poisoned candidate (0.31 -> 0.61). Starting from a trained version 1
-    ///   instead, the candidate barely learns the flipped fraud labels (they are a small share
-    ///   of the examples beside the self-labels) and may edge past it. The guard's rejection of
-    ///   a poisoned candidate is tested deterministically in OnlineLearnerTests.
-    @Test(.disabled("not deterministic: see the doc comment"))
-    func aCandidateTrainedOnPoisonedLabelsIsRejected() throws {
+    /// Version 1 is trained first, offline (`osprey train`) on another seed's honest orders,
+    /// with the fraud head alone, as a daemon would serve it, and every example the daemon
+    /// learns from is an order's label (the traffic keeps no clicks). Only the held-out labels
+    /// stay honest: honest labels in the buffer teach the candidate the true rule for
+    /// their period, which the rolling features tell apart (with the newest 1000 labels all
+    /// honest, a candidate ranked the hold-out at 0.985, above version 1). Deterministic as the
+    /// promotion test is: the daemon gathers every label but the last with training off;
+    /// restarted with training on, it gets the last one, and its run trains on the restored
+    /// examples and is judged on the restored hold-out.
+    @Test func aCandidateTrainedOnPoisonedLabelsIsRejected() throws {
         let (broker, servers) = try Self.startBroker()
         defer { broker.stop() }
         let directory = try TestEnvironment.temporaryDirectory("online-poison")
         let state = directory.appendingPathComponent("state").path
         let config = directory.appendingPathComponent("osprey.conf").path
-        try Self.writeConfig(
-            config, servers: servers, state: state, group: "poison-1",
-            training: "training.enabled = false\ntraining.holdout = 2000")
-        // Seed 1 has 27 frauds among its last 200 labels.
-        var lines = try Self.traffic(seed: 1, directory: directory)
-        // Every order label but the last 200 says the opposite of the truth. The hold-out, the
-        // newest 2000 examples, holds fewer order labels than that (most are the purchase
-        // head's self-labels).
+        // Orders and their labels only: the fraud head learns from orders, and without the
+        // clicks the test is a twentieth of the work.
+        let honest = try Self.traffic(seed: 2, duration: "30m", directory: directory).filter {
+            !Self.isClick($0)
+        }
+        let honestPath = directory.appendingPathComponent("honest.jsonl").path
+        try (honest.joined(separator: "\n") + "\n").write(
+            toFile: honestPath, atomically: true, encoding: .utf8)
+        let trainConfig = directory.appendingPathComponent("train.conf").path
+        try "training.epochs = 8\n".write(toFile: trainConfig, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(
+            atPath: state + "/models", withIntermediateDirectories: true)
+        let trained = try runProgram(
+            TestEnvironment.ospreyBinary.path,
+            [
+                "train", "--input", honestPath, "--from", "2026-01-05", "--to", "2026-01-05",
+                "--heads", "fraud", "--config", trainConfig, "--out",
+                state + "/models/model-000001.safetensors", "--quiet",
+            ], timeout: .seconds(120))
+        #expect(trained.status == 0, "\(trained.errors)")
+
+        var lines = try Self.traffic(seed: 1, duration: "30m", directory: directory).filter {
+            !Self.isClick($0)
+        }
+        // Every order label says the opposite of the truth but those of the newest 1000 orders
+        // that the split holds out (one in five, by event id): the fraud head's hold-out, the
+        // newest 120 of them, is honest, and all the candidate learns from is flipped but for
+        // the few dozen held-out ones older than those 120.
+        let split = Holdout(heads: 1, capacity: 1, share: OnlineSettings().holdoutShare)
         let labelPositions = lines.indices.filter { Self.isLabel(lines[$0]) }
-        for position in labelPositions.dropLast(200) {
+        #expect(labelPositions.count > 2500)
+        let honestPositions = Set(
+            labelPositions.suffix(1000).filter {
+                split.holdsOut(
+                    eventKey: DelayedLabel.eventKey(Self.field("event_id", of: lines[$0])))
+            })
+        #expect(honestPositions.count > 150)
+        for position in labelPositions where !honestPositions.contains(position) {
             let line = lines[position]
             lines[position] =
                 line.contains("\"label\":\"fraud\"")
                 ? line.replacingOccurrences(of: "\"label\":\"fraud\"", with: "\"label\":\"legit\"")
                 : line.replacingOccurrences(of: "\"label\":\"legit\"", with: "\"label\":\"fraud\"")
         }
-        let gathering = try ServeEndToEndTests.startDaemon(config: config)
-        defer { gathering.stop() }
-        let gatheringAddress = try Self.metricsAddress(gathering)
-        try Self.produce(lines, topic: "events", servers: servers)
-        let gathered = try Self.waitForMetrics(gatheringAddress) {
-            ($0.total("osprey_label_joins_total", matching: ["source": "topic"]) ?? 0)
-                >= Double(labelPositions.count)
-        }
-        #expect(
-            gathered.total(
-                "osprey_label_joins_total", matching: ["source": "topic", "outcome": "joined"])
-                == Double(labelPositions.count))
-        gathering.send(SIGTERM)
-        #expect(gathering.waitForExit(timeout: .seconds(20)) == 0)
+        let last = lines.remove(at: try #require(labelPositions.last))
+        try Self.writeConfig(
+            config, servers: servers, state: state, group: "poison-1",
+            training: "training.enabled = false\ntraining.holdout = 120")
+        try Self.gather(lines, config: config, servers: servers)
 
         try Self.writeConfig(
             config, servers: servers, state: state, group: "poison-2",
             training: """
                 training.interval = 2s
                 training.min_labels = 100000000
-                training.holdout = 2000
+                training.holdout = 120
+                training.buffer.recent = 1000000
                 training.fine_tune.steps = 300
                 training.fine_tune.learning_rate = 0.005
                 """)
         let daemon = try ServeEndToEndTests.startDaemon(config: config)
         defer { daemon.stop() }
+        Self.expectRestoredHoldout(daemon)
         let address = try Self.metricsAddress(daemon)
-        try Self.produce(
-            [
-                #"{"type":"order","event_id":"extra-1","user_id":"u1","#
-                    + #""ts":"2026-01-05T00:20:00Z","amount":12.5}"#,
-                #"{"type":"label","event_id":"extra-1","user_id":"u1","#
-                    + #""ts":"2026-01-05T00:21:00Z","label":"legit"}"#,
-            ], topic: "events", servers: servers)
+        try Self.produce([last], topic: "events", servers: servers)
         let rejected = daemon.waitForLine(inErrors: true, timeout: .seconds(40)) {
             $0.contains("msg=\"candidate rejected; the serving model stays\"")
         }
@@ -301,7 +361,7 @@ struct OnlineTrainingEndToEndTests {
         #expect(catalog.versions() == [1])
         #expect(try ModelVersions(stateDirectory: state).servingVersion() == 1)
         daemon.send(SIGTERM)
-        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(daemon.waitForExit(timeout: .seconds(20)) == 0, "\(Self.tail(daemon))")
         try? FileManager.default.removeItem(at: directory)
     }
 

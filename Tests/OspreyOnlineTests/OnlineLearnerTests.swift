@@ -39,13 +39,14 @@ import Testing
     }
 
     /// A burst of 1,500 flipped labels followed by 400 honest ones: the candidate learns the
-    /// flipped rule from the buffer, the hold-out (the 400 newest) shows it, and the guard
-    /// keeps the serving model, byte for byte.
+    /// flipped rule from the buffer, the hold-out (the newest 60 of the events the split holds
+    /// out, one in five: about the newest 300 labels) shows it, and the guard keeps the
+    /// serving model, byte for byte.
     @Test func poisonedLabelsGiveACandidateTheGuardRejects() throws {
         let model = try Self.cleanModel()
         let before = model.encoded()
         var settings = OnlineSettings()
-        settings.holdout = 400
+        settings.holdout = 60
         settings.recent = 2000
         settings.fineTuneEvery = 1_000_000
         settings.fineTune.steps = 300
@@ -66,6 +67,7 @@ import Testing
                     verdict: fraud ? .fraud(type: nil) : .legit))
         }
         learner.flush()
+        #expect(learner.holdout.count(head: 0) == 60)
         let record = try #require(learner.fineTuneNow())
         #expect(!record.decision.promoted, "\(record.decision.reason)")
         #expect(record.decision.reason.contains("fraud"))
@@ -74,6 +76,32 @@ import Testing
         #expect(learner.serving === model)
         #expect(learner.serving.encoded() == before)
         #expect(learner.serving.version == "1")
+    }
+
+    /// A run asked to stop ends between two steps and says so; a whole run does not.
+    @Test func aFineTuningRunStopsBetweenStepsWhenAsked() throws {
+        let model = try Self.cleanModel()
+        var random = SeededRandom(seed: 3)
+        let examples = (0..<300).map { index in
+            let x = Self.vector(&random)
+            return TrainingExample(
+                vector: x, category: nil, labels: [Self.truth(x) ? 1 : 0],
+                timeMs: Int64(index) * 1000, userKey: 1, eventKey: UInt64(index))
+        }
+        var settings = FineTuneSettings()
+        settings.steps = 50
+        settings.batchSize = 32
+        var asked = 0
+        let stopped = try FineTuner.fineTune(
+            model, examples: examples, calibration: examples, settings: settings,
+            stop: {
+                asked += 1
+                return asked > 7
+            })
+        #expect(stopped.steps == 7 && stopped.wasStopped)
+        let whole = try FineTuner.fineTune(
+            model, examples: examples, calibration: examples, settings: settings)
+        #expect(whole.steps == 50 && !whole.wasStopped)
     }
 
     /// A user orders three times; the label of the first order arrives after the third. The
@@ -118,8 +146,11 @@ import Testing
                 eventKey: DelayedLabel.eventKey("o1"), timeMs: events[2].timeMs + 60_000,
                 verdict: .fraud(type: nil)))
         learner.flush()
-        let example = try #require(learner.holdout.first)
-        #expect(learner.holdout.count == 1)
+        // One example, in the hold-out or the buffer as the split of its event id decides.
+        let kept = learner.holdout.allExamples + learner.buffer.unbiasedExamples
+        let example = try #require(kept.first)
+        #expect(kept.count == 1)
+        #expect(example.eventKey == DelayedLabel.eventKey("o1"))
         #expect(example.vector == vectors["o1"])
         #expect(example.labels == [1])
         #expect(learner.join.counts.joined == 1)
@@ -155,7 +186,9 @@ import Testing
                     category: nil, vector: vector))
         }
         learner.flush()
-        let examples = learner.holdout
+        let examples = (learner.holdout.allExamples + learner.buffer.unbiasedExamples).sorted {
+            $0.eventKey < $1.eventKey
+        }
         #expect(examples.map(\.vector) == [[1, 0], [2, 0]])
         #expect(examples.map(\.labels) == [[1], [0]])
         #expect(learner.windows["purchase"]?.total == 2)

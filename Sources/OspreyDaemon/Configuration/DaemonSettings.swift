@@ -48,8 +48,9 @@ public struct DaemonSettings: Sendable {
     public var trainingInterval: Duration
     /// Labels joined since the last fine-tuning run that start the next one early.
     public var trainingMinLabels: Int
-    /// The online loop's bounds (`training.join.*`, `training.holdout`, `training.buffer.*`,
-    /// `training.fine_tune.*`, `training.tolerance`, `training.window`).
+    /// The online loop's bounds (`training.join.*`, `training.holdout`: examples per head in
+    /// the ``Holdout``, `training.buffer.*`, `training.fine_tune.*`, `training.tolerance`,
+    /// `training.window`).
     public var online: OnlineSettings
     public var metricsListen: String
     public var logLevel: LogLevel

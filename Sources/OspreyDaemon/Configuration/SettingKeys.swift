@@ -71,7 +71,7 @@ extension DaemonSettings {
             "Scored events kept per partition for the label join; the oldest leave first."),
         SettingKey(
             "training.holdout", "2000",
-            "The newest labelled examples, kept out of training, on which a candidate is judged."),
+            "Per head, the newest examples of the events held out (one in five, by event id)."),
         SettingKey(
             "training.buffer.recent", "20000", "The newest examples in the replay buffer."),
         SettingKey(

@@ -14,8 +14,9 @@ import Synchronization
 ///
 /// Hand-over: the pipeline thread calls ``submit(_:)`` with a ``Request`` (copies of the
 /// examples and the serving model's bytes) only when the trainer is idle; ``submit(_:)``
-/// takes the mutex for as long as a pointer assignment and never waits for a run. A run in
-/// progress is never interrupted; the next request waits until it is over.
+/// takes the mutex for as long as a pointer assignment and never waits for a run. A new
+/// request never interrupts a run in progress, it waits until the run is over; only
+/// ``stop()`` ends a run early, between two steps.
 ///
 /// A promoted version's metadata records its parent (`parent_version`), the guard's verdict
 /// per head (`metrics`) and notes with the reason, the trigger and the example counts; the
@@ -38,7 +39,8 @@ final class BackgroundTrainer: Sendable {
         let examples: [TrainingExample]
         /// The buffer without its extra positives, for calibration.
         let calibration: [TrainingExample]
-        let holdout: [TrainingExample]
+        /// Each head's held-out examples, never trained on.
+        let holdout: Holdout
         /// `labels` or `interval`: what made the run due.
         let trigger: String
         /// The run's number since start; seeds its shuffling.
@@ -94,7 +96,9 @@ final class BackgroundTrainer: Sendable {
         return true
     }
 
-    /// Asks the thread to end and waits for it: at once when idle, after its run otherwise.
+    /// Asks the thread to end and waits for it: at once when idle; a run in progress ends at
+    /// its next optimisation step and is abandoned (neither promoted nor counted as rejected),
+    /// so a stop waits for one step and, at most, for the judging of a finished run.
     func stop() {
         stopping.store(true, ordering: .releasing)
         wake.signal()
@@ -131,14 +135,23 @@ final class BackgroundTrainer: Sendable {
             fineTune.seed = UInt64(request.run)
             run = try FineTuner.fineTune(
                 serving, examples: request.examples, calibration: request.calibration,
-                settings: fineTune)
+                settings: fineTune, stop: { self.stopping.load(ordering: .acquiring) })
         } catch {
             return reject("failed", detail: "\(error)", request: request, started: started)
         }
+        guard !run.wasStopped else {
+            logger.info(
+                "fine-tuning abandoned; the daemon is stopping",
+                [
+                    .parentVersion: .int(Int64(request.servingVersion)),
+                    .steps: .int(Int64(run.steps)),
+                    .durationMs: .int((ContinuousClock.now - started).totalMilliseconds),
+                ])
+            return
+        }
         metrics.trainingRuns.labels().increment()
         metrics.trainingLoss.labels().set(run.meanLoss)
-        let slice = TrainingExample.dataset(
-            request.holdout, heads: serving.heads, width: serving.schema.count)
+        let slice = request.holdout.dataset(heads: serving.heads, width: serving.schema.count)
         let decision = settings.promotion.judge(
             candidate: run.candidate, serving: serving, on: slice)
         guard decision.promoted else {

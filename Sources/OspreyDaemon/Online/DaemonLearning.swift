@@ -6,11 +6,12 @@ import OspreyOnline
 ///
 /// Each label joined to its event's vector (see `PipelineLearning.swift`) is judged against
 /// the scores the event got at decision time, in a prequential window per head, and becomes
-/// a training example. The newest ``OnlineSettings/holdout`` examples form the hold-out, on
-/// which candidates are judged; an example leaves it for the replay buffer when a newer one
-/// comes, so the hold-out is never trained on. ``trainingRequest(model:version:)`` hands
-/// copies of both to the ``BackgroundTrainer``; the arrays are copied on write, so the hand-
-/// over costs the pipeline a few reference counts, never a wait for training.
+/// a training example, which the ``Holdout`` keeps out of training or passes on to the replay
+/// buffer (the split is fixed by the event id, and each head keeps its own newest
+/// ``OnlineSettings/holdout`` examples; one leaves for the buffer when a newer one comes, so
+/// the hold-out is never trained on). A training request hands copies of both to the
+/// ``BackgroundTrainer``; their arrays are copied on write, so the hand-over costs the
+/// pipeline a few reference counts, never a wait for training.
 ///
 /// Thread: the pipeline thread only.
 final class DaemonLearning {
@@ -36,8 +37,7 @@ final class DaemonLearning {
     private let offsets: [Int]
     private var windows: [PrequentialWindow]
     private(set) var buffer: ReplayBuffer
-    private var holdoutRing: [TrainingExample] = []
-    private var holdoutNext = 0
+    private(set) var holdout: Holdout
     /// Labels read since the last batch was scored, applied once it is (their events may be
     /// in it).
     var pendingLabels: [(partition: Int32, label: DelayedLabel)] = []
@@ -73,6 +73,7 @@ final class DaemonLearning {
             PrequentialWindow(capacity: settings.window, isSigmoid: $0.kind.isSigmoid)
         }
         buffer = DaemonLearning.emptyBuffer(heads: heads, settings: settings)
+        holdout = DaemonLearning.emptyHoldout(heads: heads, settings: settings)
         var counters: [Source: [Outcome: Counter]] = [:]
         for source in [Source.topic, .stream] {
             for outcome in Outcome.allCases {
@@ -89,6 +90,10 @@ final class DaemonLearning {
             recentCapacity: settings.recent, reservoirCapacity: settings.reservoir,
             positiveCapacity: settings.positives,
             positiveHeads: heads.indices.filter { heads[$0].kind.isSigmoid }, seed: settings.seed)
+    }
+
+    static func emptyHoldout(heads: [HeadSpec], settings: OnlineSettings) -> Holdout {
+        Holdout(heads: heads.count, capacity: settings.holdout, share: settings.holdoutShare)
     }
 
     /// Whether `model` scores into the layout the join store and windows were made for (same
@@ -148,7 +153,7 @@ final class DaemonLearning {
         hold(
             TrainingExample(
                 vector: entry.vector, category: entry.category, labels: labels,
-                timeMs: entry.timeMs, userKey: entry.userKey))
+                timeMs: entry.timeMs, userKey: entry.userKey, eventKey: entry.eventKey))
         labelsSinceRequest += 1
         judgedSincePublished += 1
     }
@@ -158,29 +163,16 @@ final class DaemonLearning {
         if source == .topic { topicCounts[outcome, default: 0] += 1 }
     }
 
-    /// Puts an example in the hold-out; the oldest one there moves to the replay buffer.
+    /// Offers an example to the hold-out; what it does not keep goes to the replay buffer.
     func hold(_ example: TrainingExample) {
         unsaved = true
-        if holdoutRing.count < settings.holdout {
-            holdoutRing.append(example)
-            return
-        }
-        buffer.add(holdoutRing[holdoutNext])
-        holdoutRing[holdoutNext] = example
-        holdoutNext = (holdoutNext + 1) % settings.holdout
-    }
-
-    /// The hold-out, oldest first.
-    var holdout: [TrainingExample] {
-        Array(holdoutRing[holdoutNext...]) + Array(holdoutRing[..<holdoutNext])
+        for leaving in holdout.add(example) { buffer.add(leaving) }
     }
 
     /// Replaces the buffer and hold-out with restored ones (see ``TrainingStateFile``).
-    func restore(buffer restored: ReplayBuffer, holdout examples: [TrainingExample]) {
-        buffer = restored
-        // Oldest first: the next to leave is at 0, full or not.
-        holdoutRing = Array(examples.suffix(settings.holdout))
-        holdoutNext = 0
+    func restore(buffer restoredBuffer: ReplayBuffer, holdout restoredHoldout: Holdout) {
+        buffer = restoredBuffer
+        holdout = restoredHoldout
         unsaved = false
     }
 
@@ -190,7 +182,7 @@ final class DaemonLearning {
     func trainingRequest(
         model: Model, version: Int, minLabels: Int, intervalPassed: Bool, run: Int
     ) -> BackgroundTrainer.Request? {
-        guard buffer.count > 0, !holdoutRing.isEmpty, labelsSinceRequest > 0,
+        guard buffer.count > 0, !holdout.isEmpty, labelsSinceRequest > 0,
             labelsSinceRequest >= minLabels || intervalPassed
         else { return nil }
         let trigger = labelsSinceRequest >= minLabels ? "labels" : "interval"
@@ -222,6 +214,6 @@ final class DaemonLearning {
         let joined = topicCounts[.joined, default: 0]
         let tried = joined + topicCounts[.unmatched, default: 0] + topicCounts[.late, default: 0]
         if tried > 0 { metrics.labelJoinHitRatio.labels().set(Double(joined) / Double(tried)) }
-        metrics.replayExamples.labels().set(buffer.count + holdoutRing.count)
+        metrics.replayExamples.labels().set(buffer.count + holdout.count)
     }
 }

@@ -126,8 +126,18 @@ extension Pipeline {
     /// used is logged and learning starts from nothing.
     func restoreTrainingState() {
         do {
-            if let count = try trainingState.restore(into: learning) {
-                logger.info("training examples restored", [.examples: .int(Int64(count))])
+            guard let restored = try trainingState.restore(into: learning) else { return }
+            logger.info(
+                "training examples restored",
+                [
+                    .examples: .int(Int64(restored.examples)),
+                    .heldOut: .int(Int64(restored.heldOut)),
+                    .format: .int(Int64(restored.format)),
+                ])
+            if restored.format < TrainingStateFile.format {
+                logger.notice(
+                    "training examples of an older format: their hold-out joins the replay buffer",
+                    [.format: .int(Int64(restored.format))])
             }
         } catch {
             logger.error(

@@ -6,14 +6,21 @@ import OspreyOnline
 /// fsynced, renamed, checksummed, the previous one kept), so that a restart does not start
 /// learning from nothing.
 ///
-/// Payload (integers little-endian):
+/// Payload of format 2 (integers little-endian):
 ///
 ///     "OSPRTRAN" | format u32 | vector width u32 | heads (u16 + UTF-8, comma-separated)
 ///     | hold-out examples | reservoir examples | recent examples
 ///
 /// where a list of examples is a u32 count and, per example, the labels (u32 count + i32
 /// each), the vector (u32 count + f32 bits each), the category (u8 presence + u16 + UTF-8),
-/// the event time i64 and the user key u64.
+/// the event time i64, the user key u64 and the event key u64. The hold-out list holds every
+/// head's hold-out, each example labelled for its own head alone (see ``Holdout``).
+///
+/// Format 1 (before the hold-out was kept per head) has no event keys, and its hold-out was
+/// the newest examples of any head, split by arrival. It is still read: its reservoir and
+/// recent examples come back as they were, its hold-out examples join the replay buffer (as
+/// its newest examples), and the hold-out fills again from the labels that follow; the
+/// pipeline logs that once.
 ///
 /// - Important: the replay buffer is restored by adding its reservoir and then its recent
 ///   examples to an empty buffer: both parts come back as they were, but the per-head rings of
@@ -24,8 +31,19 @@ import OspreyOnline
 /// Thread: the pipeline thread.
 struct TrainingStateFile {
     static let magic = Array("OSPRTRAN".utf8)
-    static let format: UInt32 = 1
+    /// The format written; ``restore(into:)`` also reads format 1.
+    static let format: UInt32 = 2
     let file: CheckpointFile
+
+    /// What a restore brought back.
+    struct Restored: Equatable {
+        /// The format of the file read.
+        let format: UInt32
+        /// Examples read, hold-out included.
+        let examples: Int
+        /// Examples now in the hold-out.
+        let heldOut: Int
+    }
 
     init(checkpointDirectory: String, topic: String) {
         file = CheckpointFile(directory: checkpointDirectory, name: topic + ".training")
@@ -42,24 +60,28 @@ struct TrainingStateFile {
         let buffer = learning.buffer
         let unbiased = buffer.unbiasedExamples
         let recentCount = min(buffer.added, buffer.recentCapacity)
-        append(learning.holdout, to: &bytes)
+        append(learning.holdout.allExamples, to: &bytes)
         append(Array(unbiased[recentCount...]), to: &bytes)
         append(Array(unbiased[..<recentCount]), to: &bytes)
         try file.write(bytes)
         return bytes.count
     }
 
-    /// Restores the examples into `learning`; returns how many, or nil when no file exists.
+    /// Restores the examples into `learning`; returns what came back, or nil when no file
+    /// exists.
     ///
-    /// - Throws: ``CheckpointError`` when files exist but none is valid, or the saved heads or
-    ///   width differ from the serving model's (the examples cannot train it then).
-    func restore(into learning: DaemonLearning) throws(CheckpointError) -> Int? {
+    /// - Throws: ``CheckpointError`` when files exist but none is valid (damaged, truncated,
+    ///   of an unknown format), or the saved heads or width differ from the serving model's
+    ///   (the examples cannot train it then). Nothing is restored then.
+    func restore(into learning: DaemonLearning) throws(CheckpointError) -> Restored? {
         guard let loaded = try file.read() else { return nil }
         let path = loaded.path
         var reader = ByteReader(bytes: loaded.payload)
         guard reader.take(TrainingStateFile.magic.count).map(Array.init) == TrainingStateFile.magic,
-            let format: UInt32 = reader.integer(), format == TrainingStateFile.format
-        else { throw .malformedPayload(path: path, reason: "not a training state of format 1") }
+            let format: UInt32 = reader.integer(), format == 1 || format == 2
+        else {
+            throw .malformedPayload(path: path, reason: "not a training state of format 1 or 2")
+        }
         guard let width: UInt32 = reader.integer(), let heads = reader.text() else {
             throw .malformedPayload(path: path, reason: "truncated header")
         }
@@ -70,14 +92,35 @@ struct TrainingStateFile {
                 path: path,
                 reason: "saved for \(width) features and heads \(heads), not the serving model's")
         }
-        guard let holdout = examples(&reader), let reservoir = examples(&reader),
-            let recent = examples(&reader), reader.offset == loaded.payload.count
+        let keyed = format >= 2
+        guard let saved = examples(&reader, keyed: keyed),
+            let reservoir = examples(&reader, keyed: keyed),
+            let recent = examples(&reader, keyed: keyed), reader.offset == loaded.payload.count
         else { throw .malformedPayload(path: path, reason: "truncated or inconsistent examples") }
-        var buffer = DaemonLearning.emptyBuffer(
-            heads: learning.targets.heads, settings: learning.settings)
+        let headSpecs = learning.targets.heads
+        let vectorWidth = learning.vectorWidth
+        let fits = { (example: TrainingExample) -> Bool in
+            example.labels.count == headSpecs.count && example.vector.count == vectorWidth
+        }
+        guard saved.allSatisfy(fits), reservoir.allSatisfy(fits), recent.allSatisfy(fits) else {
+            throw .malformedPayload(
+                path: path, reason: "examples without a label per head or of another width")
+        }
+        var buffer = DaemonLearning.emptyBuffer(heads: headSpecs, settings: learning.settings)
         for example in reservoir + recent { buffer.add(example) }
+        var holdout = DaemonLearning.emptyHoldout(heads: headSpecs, settings: learning.settings)
+        if keyed {
+            // Offered again: the same split, within the configured bounds.
+            for example in saved {
+                for leaving in holdout.add(example) { buffer.add(leaving) }
+            }
+        } else {
+            for example in saved { buffer.add(example) }
+        }
         learning.restore(buffer: buffer, holdout: holdout)
-        return holdout.count + reservoir.count + recent.count
+        return Restored(
+            format: format, examples: saved.count + reservoir.count + recent.count,
+            heldOut: holdout.count)
     }
 
     private func append(_ examples: [TrainingExample], to bytes: inout [UInt8]) {
@@ -91,10 +134,11 @@ struct TrainingStateFile {
             if let category = example.category { appendText(category, to: &bytes) }
             appendInteger(example.timeMs, to: &bytes)
             appendInteger(example.userKey, to: &bytes)
+            appendInteger(example.eventKey, to: &bytes)
         }
     }
 
-    private func examples(_ reader: inout ByteReader) -> [TrainingExample]? {
+    private func examples(_ reader: inout ByteReader, keyed: Bool) -> [TrainingExample]? {
         guard let count: UInt32 = reader.integer() else { return nil }
         var result: [TrainingExample] = []
         for _ in 0..<count {
@@ -120,10 +164,15 @@ struct TrainingStateFile {
             guard let time: Int64 = reader.integer(), let user: UInt64 = reader.integer() else {
                 return nil
             }
+            var event: UInt64 = 0
+            if keyed {
+                guard let key: UInt64 = reader.integer() else { return nil }
+                event = key
+            }
             result.append(
                 TrainingExample(
                     vector: vector, category: category, labels: labels, timeMs: time,
-                    userKey: user))
+                    userKey: user, eventKey: event))
         }
         return result
     }

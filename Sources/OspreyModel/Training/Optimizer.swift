@@ -16,8 +16,27 @@ public final class AdamOptimizer<T: BLASScalar> {
     public let beta1 = 0.9
     public let beta2 = 0.999
     public let epsilon = 1e-8
-    private var moments: [ObjectIdentifier: (m: [T], v: [T])] = [:]
+    /// The moments of each parameter seen, by identity; allocated on its first update.
+    private var moments: [ObjectIdentifier: Moments] = [:]
     private var step = 0
+
+    /// One parameter's first and second moments, in buffers of its size.
+    private final class Moments {
+        let m: UnsafeMutableBufferPointer<T>
+        let v: UnsafeMutableBufferPointer<T>
+
+        init(count: Int) {
+            m = .allocate(capacity: count)
+            m.initialize(repeating: 0)
+            v = .allocate(capacity: count)
+            v.initialize(repeating: 0)
+        }
+
+        deinit {
+            m.deallocate()
+            v.deallocate()
+        }
+    }
 
     public init(variant: Variant, learningRate: Double, weightDecay: Double) {
         self.variant = variant
@@ -26,6 +45,9 @@ public final class AdamOptimizer<T: BLASScalar> {
     }
 
     /// Applies one update to every parameter from its accumulated gradient.
+    ///
+    /// Complexity: O(parameters' elements), in one pass over raw buffers per parameter.
+    @_specialize(where T == Float)
     public func update(_ parameters: [Parameter<T>]) {
         step += 1
         let correction1 = 1 - Double.pow(beta1, Double(step))
@@ -35,29 +57,31 @@ public final class AdamOptimizer<T: BLASScalar> {
         let b2 = T(beta2)
         let root2 = T(correction2.squareRoot())
         let eps = T(epsilon)
-        let decay = T(weightDecay)
-        let decoupled = T(learningRate * weightDecay)
+        let decay = variant == .adam ? T(weightDecay) : 0
+        let decoupled = variant == .adamw ? T(learningRate * weightDecay) : 0
         for parameter in parameters {
             let key = ObjectIdentifier(parameter)
-            var state =
-                moments.removeValue(forKey: key)
-                ?? (
-                    [T](repeating: 0, count: parameter.count),
-                    [T](repeating: 0, count: parameter.count)
-                )
-            let w = parameter.values
-            let g = parameter.gradient
-            for index in 0..<parameter.count {
-                var gradient = g[index]
-                if variant == .adam { gradient += decay * w[index] }
-                let m = b1 * state.m[index] + (1 - b1) * gradient
-                let v = b2 * state.v[index] + (1 - b2) * gradient * gradient
-                state.m[index] = m
-                state.v[index] = v
-                if variant == .adamw { w[index] -= decoupled * w[index] }
-                w[index] -= stepSize * m / ((v.squareRoot() / root2) + eps)
+            let state: Moments
+            if let known = moments[key] {
+                state = known
+            } else {
+                state = Moments(count: parameter.count)
+                moments[key] = state
             }
-            moments[key] = state
+            let w = parameter.values.baseAddress!
+            let g = parameter.gradient.baseAddress!
+            let m = state.m.baseAddress!
+            let v = state.v.baseAddress!
+            // decay is 0 for AdamW and decoupled 0 for Adam: one loop without branches.
+            for index in 0..<parameter.count {
+                let gradient = g[index] + decay * w[index]
+                let first = b1 * m[index] + (1 - b1) * gradient
+                let second = b2 * v[index] + (1 - b2) * gradient * gradient
+                m[index] = first
+                v[index] = second
+                let decayed = w[index] - decoupled * w[index]
+                w[index] = decayed - stepSize * first / (second.squareRoot() / root2 + eps)
+            }
         }
     }
 }

@@ -23,6 +23,12 @@ public final class Trainer {
     private let batch: Workspace<Float>
     private let gradients: [Workspace<Float>]
     private var batchLabels: [[Int32]]
+    /// The network's parameters and groups, listed once: the networks build these lists
+    /// through key paths on every call, which cost a tenth of a fine-tuning step.
+    private let parameters: [Parameter<Float>]
+    private let parameterGroups: [[Parameter<Float>]]
+    /// ``parameters`` and the log-variances, as the optimiser updates them.
+    private let updated: [Parameter<Float>]
 
     public init(network: any MultiTaskNetwork<Float>, configuration: ModelConfiguration) {
         self.network = network
@@ -47,6 +53,9 @@ public final class Trainer {
         batch = Workspace(columns: network.inputWidth, rows: configuration.batchSize)
         gradients = heads.map { Workspace(columns: $0.width, rows: configuration.batchSize) }
         batchLabels = heads.map { _ in [Int32](repeating: -1, count: configuration.batchSize) }
+        parameters = network.parameters
+        parameterGroups = network.parameterGroups
+        updated = parameters + (logVariance.map { [$0] } ?? [])
     }
 
     /// The per-head fixed weight, 1 unless configured.
@@ -112,7 +121,7 @@ public final class Trainer {
         batch.pointer.withMemoryRebound(to: Float.self, capacity: count * data.width) { x in
             network.forward(x: x, rows: count)
         }
-        for parameter in network.parameters { parameter.zeroGradient() }
+        for parameter in parameters { parameter.zeroGradient() }
         logVariance?.zeroGradient()
         var combined = 0.0
         var dLogits: [UnsafePointer<Float>?] = []
@@ -148,10 +157,10 @@ public final class Trainer {
         batch.pointer.withMemoryRebound(to: Float.self, capacity: count * data.width) { x in
             network.backward(x: x, rows: count, dLogits: dLogits)
         }
-        for group in network.parameterGroups {
+        for group in parameterGroups {
             clipGradients(group, maxNorm: configuration.clipNorm)
         }
-        optimizer.update(network.parameters + (logVariance.map { [$0] } ?? []))
+        optimizer.update(updated)
         return combined
     }
 

@@ -28,17 +28,23 @@ public enum FineTuner {
         public let candidate: Model
         /// The mean combined loss of the steps.
         public let meanLoss: Double
+        /// The steps taken: ``FineTuneSettings/steps``, or fewer when the run was stopped.
         public let steps: Int
+        /// Whether `stop` ended the run early (the candidate is then not to be promoted).
+        public var wasStopped: Bool { steps < requestedSteps }
+        let requestedSteps: Int
     }
 
     /// Fine-tunes a copy of `serving` on `examples`; `calibration` (usually the buffer
     /// without its extra positives) refits the Platt scaling of calibrated sigmoid heads.
+    /// `stop` is asked before every step: when it answers true, the run ends at once and its
+    /// ``Run/wasStopped`` (a daemon that is shutting down does not wait for a whole run).
     ///
     /// - Throws: ``ModelError`` when the serving model cannot be copied (a programming error
     ///   in practice: its own bytes do not decode), or ``ModelError/data(_:)`` without examples.
     public static func fineTune(
         _ serving: Model, examples: [TrainingExample], calibration: [TrainingExample],
-        settings: FineTuneSettings
+        settings: FineTuneSettings, stop: () -> Bool = { false }
     ) throws(ModelError) -> Run {
         guard !examples.isEmpty else { throw .data("no examples to fine-tune on") }
         let candidate = try Model.decode(
@@ -54,8 +60,10 @@ public enum FineTuner {
         var order = Array(0..<data.count)
         var position = order.count
         var total = 0.0
+        var steps = 0
         candidate.network.dropout?.active = true
-        for _ in 0..<settings.steps {
+        while steps < settings.steps, !stop() {
+            steps += 1
             if position >= order.count {
                 order.shuffle(using: &random)
                 position = 0
@@ -65,13 +73,18 @@ public enum FineTuner {
             position = end
         }
         candidate.network.dropout?.active = false
+        if steps < settings.steps {
+            return Run(
+                candidate: candidate, meanLoss: total / Double(max(1, steps)), steps: steps,
+                requestedSteps: settings.steps)
+        }
         data = prepared(calibration.isEmpty ? examples : calibration, for: candidate)
         refitPlatt(candidate, on: data)
         candidate.parentVersion = serving.version
         candidate.version = String((Int(serving.version) ?? 0) + 1)
         return Run(
             candidate: candidate, meanLoss: total / Double(max(1, settings.steps)),
-            steps: settings.steps)
+            steps: settings.steps, requestedSteps: settings.steps)
     }
 
     /// Standardised features with the category one-hot appended, as the network takes them.

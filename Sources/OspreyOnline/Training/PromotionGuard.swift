@@ -1,7 +1,8 @@
 import OspreyModel
 
 /// The rule for replacing the serving model: judged on labelled examples that neither model
-/// has trained on, a candidate is promoted only if no head's primary metric drops by more
+/// has trained on (each head on its own rows of the slice: the ``Holdout`` gives every row
+/// one head's label), a candidate is promoted only if no head's primary metric drops by more
 /// than that head's tolerance and the target head's does not drop at all.
 ///
 /// Primary metrics: AUC-ROC for a sigmoid head (higher is better), log loss for a softmax
@@ -23,6 +24,8 @@ public struct PromotionGuard: Sendable, Equatable {
         public let metric: String
         public let serving: Double
         public let candidate: Double
+        /// The rows that carried the head's label.
+        public let rows: Int
         /// How much worse the candidate is (positive = worse), in the metric's units.
         public var drop: Double {
             metric == "log_loss" ? candidate - serving : serving - candidate
@@ -52,7 +55,9 @@ public struct PromotionGuard: Sendable, Equatable {
                 let old = before[evaluation.head]?.metrics[metric]
             else { continue }
             comparisons.append(
-                HeadComparison(head: evaluation.head, metric: metric, serving: old, candidate: new))
+                HeadComparison(
+                    head: evaluation.head, metric: metric, serving: old, candidate: new,
+                    rows: evaluation.rows))
         }
         return decide(comparisons, rows: slice.count)
     }
@@ -66,7 +71,7 @@ public struct PromotionGuard: Sendable, Equatable {
             return Decision(
                 promoted: false,
                 reason: "rejected: the target head \(targetHead) cannot be judged on the "
-                    + "\(rows) held-out rows (no label, or one class only)",
+                    + "\(rows) held-out rows (none of its labels, or one class only)",
                 comparisons: comparisons, rows: rows)
         }
         if target.drop > 0 {
@@ -86,8 +91,8 @@ public struct PromotionGuard: Sendable, Equatable {
         }
         return Decision(
             promoted: true,
-            reason: "promoted: " + text(target) + " on \(rows) held-out rows, no head beyond "
-                + "its tolerance",
+            reason: "promoted: " + text(target) + " on \(target.rows) held-out labels, no head "
+                + "beyond its tolerance",
             comparisons: comparisons, rows: rows)
     }
 
