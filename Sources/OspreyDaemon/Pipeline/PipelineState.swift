@@ -93,7 +93,26 @@ extension Pipeline {
                 logger.info("partition starts without state", [.partition: .int(Int64(number))])
             }
         }
-        if !seeks.isEmpty { try consumer.seek(seeks, timeout: .seconds(10)) }
+        if !seeks.isEmpty { try seek(seeks) }
+    }
+
+    /// Seeks the restored partitions; a seek that times out (librdkafka's fetcher threads
+    /// starved on a loaded machine) is tried again twice before the daemon gives up. Seeking
+    /// to the same offsets again changes nothing.
+    private func seek(_ offsets: [TopicPartitionOffset]) throws {
+        var attempt = 1
+        while true {
+            do {
+                try consumer.seek(offsets, timeout: .seconds(10))
+                return
+            } catch {
+                guard error.code == .timedOut, attempt < 3 else { throw error }
+                logger.warning(
+                    "seek timed out; trying again",
+                    [.count: .int(Int64(offsets.count)), .error: .string("\(error)")])
+                attempt += 1
+            }
+        }
     }
 
     /// The join store a checkpoint holds, when it fits the serving model; else an empty one.
