@@ -182,8 +182,12 @@ struct ReadPass {
     }
 
     /// Lines decoded but not yet recorded, oldest first (at most
-    /// ``FeatureStore/prefetchDepth``).
-    private var ahead: ContiguousArray<Decoded> = []
+    /// ``FeatureStore/prefetchDepth``): a ring of `prefetchDepth + 1` places from `aheadHead`,
+    /// so that taking the oldest moves nothing.
+    private var ahead: ContiguousArray<Decoded?> = ContiguousArray(
+        repeating: nil, count: FeatureStore.prefetchDepth + 1)
+    private var aheadHead = 0
+    private var aheadCount = 0
 
     /// Handles one line; returns whether it produced a row.
     mutating func handle(
@@ -241,25 +245,39 @@ struct ReadPass {
             reject(error, line: number)
             return nil
         }
-        ahead.append(Decoded(event: event, facts: facts, number: number))
+        let places = ahead.count
+        ahead[(aheadHead + aheadCount) % places] = Decoded(
+            event: event, facts: facts, number: number)
+        aheadCount += 1
         // The newest line gets stage 0, the next-oldest stage 1, ...
-        for (stage, held) in ahead.reversed().enumerated()
-        where stage < FeatureStore.prefetchDepth && held.event.kind != .label {
-            store.prefetch(for: held.event, stage: stage)
+        for stage in 0..<min(aheadCount, FeatureStore.prefetchDepth) {
+            let place = (aheadHead + aheadCount - 1 - stage) % places
+            ahead.withUnsafeBufferPointer { held in
+                if let event = held[place]?.event, event.kind != .label {
+                    store.prefetch(for: event, stage: stage)
+                }
+            }
         }
-        guard ahead.count > FeatureStore.prefetchDepth else { return nil }
-        return record(ahead.removeFirst())
+        guard aheadCount > FeatureStore.prefetchDepth else { return nil }
+        return record(takeOldest())
     }
 
     /// Records the next line held back by ``push(_:number:)``, at the end of the input; nil
     /// when none is left or it made no row. Call until ``hasHeldLines`` is false.
     mutating func finish() -> Decoded? {
-        guard !ahead.isEmpty else { return nil }
-        return record(ahead.removeFirst())
+        guard aheadCount > 0 else { return nil }
+        return record(takeOldest())
+    }
+
+    private mutating func takeOldest() -> Decoded {
+        let oldest = ahead[aheadHead].take()!
+        aheadHead = (aheadHead + 1) % ahead.count
+        aheadCount -= 1
+        return oldest
     }
 
     /// Whether lines are still held back.
-    var hasHeldLines: Bool { !ahead.isEmpty }
+    var hasHeldLines: Bool { aheadCount > 0 }
 
     private mutating func record(_ decoded: Decoded) -> Decoded? {
         let event = decoded.event
