@@ -19,7 +19,8 @@ public struct StoreStatistics: Sendable, Equatable {
     public var overflowValues = 0
 }
 
-/// The memory a store holds, counted from its structures.
+/// The memory a store holds, counted from its structures: for its own blocks (slots, event
+/// buffers, value tables) the sizes the allocator reports, with its per-block header.
 public struct StateBytes: Sendable, Equatable {
     /// Entities tracked (users, merchants, devices and IPs together).
     public var entities: Int
@@ -106,15 +107,19 @@ public final class FeatureStore {
         // after the public ones.
         let delay = configuration.riskDelay.totalMilliseconds
         let delayed = configuration.riskWindows.map { $0.totalMilliseconds + delay } + [delay]
+        // Only counts are read from the delayed windows, and only event counts and sums from
+        // the network ones: they keep no more (see WindowShape).
         merchants = EntityTable(
-            windowsMs: windows + delayed, retentionMs: retention, tracksAttributes: false,
-            tracksFrauds: true)
+            windowsMs: windows + delayed,
+            shapes: windows.map { _ in .full } + delayed.map { _ in .counts },
+            retentionMs: retention, tracksAttributes: false, tracksFrauds: true)
         let network = configuration.networkWindows.map(\.totalMilliseconds)
+        let sums = network.map { _ in WindowShape.sums }
         devices = EntityTable(
-            windowsMs: network, retentionMs: retention, tracksAttributes: false,
+            windowsMs: network, shapes: sums, retentionMs: retention, tracksAttributes: false,
             tracksFrauds: false)
         ips = EntityTable(
-            windowsMs: network, retentionMs: retention, tracksAttributes: false,
+            windowsMs: network, shapes: sums, retentionMs: retention, tracksAttributes: false,
             tracksFrauds: false)
     }
 
@@ -151,8 +156,7 @@ public final class FeatureStore {
         statistics.events += 1
 
         let isOrder = event.kind == .order
-        let entry = RingEntry(
-            time: time, cents: isOrder ? event.amountCents : 0, flags: isOrder ? 1 : 0)
+        let entry = RingEntry(time: time, cents: event.amountCents, isOrder: isOrder)
         let noAttributes = RingAttributes(
             device: RingAttributes.none, ip: RingAttributes.none, country: RingAttributes.none,
             category: RingAttributes.none)

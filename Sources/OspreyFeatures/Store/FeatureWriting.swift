@@ -103,7 +103,7 @@ extension FeatureStore {
         for window in 0..<table.windowCount {
             let state = table.results[window]
             let position = offset + window * Window.allCases.count
-            vector[position + Window.events.rawValue] = Double(state.orders + state.clicks)
+            vector[position + Window.events.rawValue] = Double(state.events)
             vector[position + Window.amountSum.rawValue] = Double(state.sumCents) / 100
         }
     }
