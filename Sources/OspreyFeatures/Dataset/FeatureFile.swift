@@ -152,7 +152,8 @@ struct ReadPass {
     let yoochoose: YoochooseDecoder
     var exact: [Double]
     var single: [Float]
-    var scheduled: ContiguousArray<DecodedEvent> = []
+    /// Handbook labels waiting for their time, in time order.
+    var scheduled: ContiguousArray<ScheduledLabel> = []
     var scheduledHead = 0
     var rejected: [DecodeReason: Int] = [:]
     var firstRejections: [(line: Int, error: DecodeError)] = []
@@ -295,10 +296,10 @@ struct ReadPass {
             return nil
         }
         if format == .handbook {
-            var label = event
-            label.kind = .label
-            label.timestampMs = event.timestampMs + labelDelayMs
-            scheduled.append(label)
+            scheduled.append(
+                ScheduledLabel(
+                    time: event.timestampMs + labelDelayMs, eventHash: event.eventHash,
+                    fraud: event.labelFraud))
         }
         return decoded
     }
@@ -326,8 +327,9 @@ struct ReadPass {
     /// Applies the handbook labels that are known by `time` (a label known at the same moment
     /// as an event counts for it).
     private mutating func applyScheduledLabels(upTo time: Int64) {
-        while scheduledHead < scheduled.count, scheduled[scheduledHead].timestampMs <= time {
-            store.apply(label: scheduled[scheduledHead])
+        while scheduledHead < scheduled.count, scheduled[scheduledHead].time <= time {
+            let label = scheduled[scheduledHead]
+            store.apply(labelOf: label.eventHash, fraud: label.fraud)
             scheduledHead += 1
         }
         if scheduledHead > 65_536, scheduledHead * 2 > scheduled.count {
@@ -340,4 +342,11 @@ struct ReadPass {
         rejected[error.reason, default: 0] += 1
         if firstRejections.count < 10 { firstRejections.append((line, error)) }
     }
+}
+
+/// A handbook transaction's label, known at `time`.
+struct ScheduledLabel {
+    var time: Int64
+    var eventHash: UInt64
+    var fraud: Bool
 }

@@ -52,7 +52,7 @@ extension FeatureStore {
         try encoder.value(UInt64(pending.count))
         // Dictionaries iterate in a per-process order; sorted keys make the same state give
         // the same bytes in every process, so checkpoints can be compared.
-        for (hash, order) in pending.sorted(by: { $0.key < $1.key }) {
+        for (hash, order) in pending.sorted() {
             try encoder.value(hash)
             try encoder.value(order)
         }
@@ -118,26 +118,26 @@ extension FeatureStore {
     }
 
     private func writeValues(
-        _ table: [UInt64: UInt32], _ encoder: inout SnapshotEncoder<some SnapshotSink>
+        _ table: HashTable64<UInt32>, _ encoder: inout SnapshotEncoder<some SnapshotSink>
     ) throws(SnapshotError) {
         try encoder.value(UInt64(table.count))
-        for (hash, id) in table.sorted(by: { $0.key < $1.key }) {
+        for (hash, id) in table.sorted() {
             try encoder.value(hash)
             try encoder.value(id)
         }
     }
 
     private func readValues(_ decoder: inout SnapshotDecoder<some SnapshotSource>)
-        throws(SnapshotError) -> [UInt64: UInt32]
+        throws(SnapshotError) -> HashTable64<UInt32>
     {
         let count = try decoder.value(UInt64.self)
         guard count <= UInt64(FeatureStore.valueLimit) else {
             throw .malformed("\(count) interned values")
         }
-        var table: [UInt64: UInt32] = [:]
+        let table = HashTable64<UInt32>(capacity: Int(count))
         for _ in 0..<count {
             let hash = try decoder.value(UInt64.self)
-            table[hash] = try decoder.value(UInt32.self)
+            table.set(hash, try decoder.value(UInt32.self))
         }
         return table
     }
@@ -159,7 +159,7 @@ extension FeatureStore {
         guard pendingCount < 1 << 40 else { throw .malformed("\(pendingCount) pending orders") }
         for _ in 0..<pendingCount {
             let hash = try decoder.value(UInt64.self)
-            pending[hash] = try decoder.value(PendingOrder.self)
+            pending.set(hash, try decoder.value(PendingOrder.self))
         }
         pendingQueue = try decoder.array(PendingLabelSlot.self)
         pendingHead = 0

@@ -91,6 +91,8 @@ final class EntityTable {
     private(set) var slotCount = 0
     private var slotCapacity = 0
     private var slab: UnsafeMutableRawPointer?
+    /// No live entity's newest event is before this (see ``evict(idleBefore:floor:)``).
+    private var earliestNewest = Int64.min
 
     /// Per window, read on every update: its length, its first word in a slot, its shape.
     private let lengths: UnsafeMutableBufferPointer<Int64>
@@ -558,17 +560,29 @@ final class EntityTable {
     // MARK: Eviction and accounting
 
     /// Forgets every entity whose newest event is at or before `bound`; returns how many.
-    func evict(idleBefore bound: Int64) -> Int {
+    ///
+    /// - Parameter floor: the earliest time any later event can be recorded at (the store's
+    ///   lateness bound). With it the table remembers a time before every entity's newest, and
+    ///   a sweep that could find nothing does not visit the slots.
+    func evict(idleBefore bound: Int64, floor: Int64) -> Int {
+        guard bound >= earliestNewest else { return 0 }
         var evicted = 0
+        var earliest = floor
         for slot in 0..<UInt32(slotCount) {
             let entity = record(slot)
-            guard entity.pointee.count > 0, entity.pointee.newest <= bound else { continue }
+            guard entity.pointee.count > 0 else { continue }
+            guard entity.pointee.newest <= bound else {
+                earliest = min(earliest, entity.pointee.newest)
+                continue
+            }
             index.remove(entity.pointee.key)
             entity.pointee.releaseBuffers()
             initialize(slot, key: EntityKey(low: 0, high: 0))
             freeSlots.append(slot)
             evicted += 1
         }
+        // Newest times only grow, and new entities start at or after the floor.
+        earliestNewest = earliest
         return evicted
     }
 

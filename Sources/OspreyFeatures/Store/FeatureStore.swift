@@ -70,14 +70,17 @@ public final class FeatureStore {
     /// milliseconds, read once: a `Duration`'s conversion cost 1.5% of the per-event work.
     let futureToleranceMs: Int64
     let latenessMs: Int64
+    /// The same for the risk windows, read on every event with a merchant.
+    let riskDelayMs: Int64
+    let riskWindowsMs: [Int64]
 
     let users: EntityTable
     let merchants: EntityTable
     let devices: EntityTable
     let ips: EntityTable
-    var countries: [UInt64: UInt32] = [:]
-    var categories: [UInt64: UInt32] = [:]
-    var pending: [UInt64: PendingOrder] = [:]
+    var countries = HashTable64<UInt32>()
+    var categories = HashTable64<UInt32>()
+    var pending = HashTable64<PendingOrder>()
     var pendingQueue: ContiguousArray<PendingLabelSlot> = []
     var pendingHead = 0
 
@@ -97,6 +100,8 @@ public final class FeatureStore {
         layout = FeatureLayout(configuration)
         futureToleranceMs = configuration.futureTolerance.totalMilliseconds
         latenessMs = configuration.allowedLateness.totalMilliseconds
+        riskDelayMs = configuration.riskDelay.totalMilliseconds
+        riskWindowsMs = configuration.riskWindows.map(\.totalMilliseconds)
         schema = FeatureSchema(names: layout.names)
         let retention = configuration.retentionMs
         let windows = configuration.windows.map(\.totalMilliseconds)
@@ -161,8 +166,8 @@ public final class FeatureStore {
             device: RingAttributes.none, ip: RingAttributes.none, country: RingAttributes.none,
             category: RingAttributes.none)
         var attributes = noAttributes
-        attributes.country = intern(event.countryHash, in: &countries)
-        attributes.category = intern(event.categoryHash, in: &categories)
+        attributes.country = intern(event.countryHash, in: countries)
+        attributes.category = intern(event.categoryHash, in: categories)
 
         if let device = event.device {
             let update = devices.update(device, time: time, entry: entry, attributes: noAttributes)
@@ -219,11 +224,17 @@ public final class FeatureStore {
     public func apply(label: DecodedEvent) -> Bool {
         // A bot or human label judges a click; no feature here depends on it.
         guard !label.judgesBehaviour else { return false }
-        guard let order = pending.removeValue(forKey: label.eventHash) else {
+        return apply(labelOf: label.eventHash, fraud: label.labelFraud)
+    }
+
+    /// ``apply(label:)`` for the order with event hash `hash`.
+    @discardableResult
+    func apply(labelOf hash: UInt64, fraud: Bool) -> Bool {
+        guard let order = pending.remove(hash) else {
             statistics.labelsUnmatched += 1
             return false
         }
-        if label.labelFraud, !merchants.addFraud(order.merchant, time: order.time) {
+        if fraud, !merchants.addFraud(order.merchant, time: order.time) {
             statistics.labelsUnmatched += 1
             return false
         }
@@ -247,13 +258,9 @@ public final class FeatureStore {
             bytes.eventBytes += perEvent
             bytes.heldEvents += events
         }
-        // A dictionary entry holds the key and value plus about one byte of metadata, at a
-        // load of up to 75%.
-        let entry = MemoryLayout<UInt64>.stride + MemoryLayout<PendingOrder>.stride + 1
         bytes.pendingLabelBytes =
-            pending.capacity * entry + pendingQueue.capacity
-            * MemoryLayout<PendingLabelSlot>.stride
-        bytes.fixedBytes += (countries.capacity + categories.capacity) * 13
+            pending.heapBytes + pendingQueue.capacity * MemoryLayout<PendingLabelSlot>.stride
+        bytes.fixedBytes += countries.heapBytes + categories.heapBytes
         return bytes
     }
 
@@ -292,13 +299,13 @@ public final class FeatureStore {
         nextSweep = time + FeatureStore.sweepIntervalMs
         let bound = time - configuration.idleEviction.totalMilliseconds
         for table in [users, merchants, devices, ips] {
-            statistics.evictedEntities += table.evict(idleBefore: bound)
+            statistics.evictedEntities += table.evict(idleBefore: bound, floor: time - latenessMs)
         }
         expirePending(before: time - configuration.labelHorizon.totalMilliseconds)
     }
 
     @inline(__always)
-    private func intern(_ hash: UInt64, in table: inout [UInt64: UInt32]) -> UInt32 {
+    private func intern(_ hash: UInt64, in table: HashTable64<UInt32>) -> UInt32 {
         guard hash != 0 else { return RingAttributes.none }
         if let id = table[hash] { return id }
         guard table.count < FeatureStore.valueLimit else {
@@ -306,19 +313,19 @@ public final class FeatureStore {
             return UInt32(FeatureStore.valueLimit)
         }
         let id = UInt32(table.count)
-        table[hash] = id
+        table.set(hash, id)
         return id
     }
 
     private func remember(order hash: UInt64, merchant: EntityKey, time: Int64) {
-        pending[hash] = PendingOrder(merchant: merchant, time: time)
+        pending.set(hash, PendingOrder(merchant: merchant, time: time))
         pendingQueue.append(PendingLabelSlot(hash: hash, time: time))
     }
 
     private func expirePending(before bound: Int64) {
         while pendingHead < pendingQueue.count, pendingQueue[pendingHead].time < bound {
             let slot = pendingQueue[pendingHead]
-            if pending[slot.hash]?.time == slot.time { pending.removeValue(forKey: slot.hash) }
+            if pending[slot.hash]?.time == slot.time { pending.remove(slot.hash) }
             pendingHead += 1
         }
         if pendingHead > 4096, pendingHead * 2 > pendingQueue.count {
