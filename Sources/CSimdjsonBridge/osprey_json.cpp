@@ -125,6 +125,17 @@ static int read_value(ondemand::value &value, osprey_json_field &out) {
     out.length = 0;
     switch (type) {
     case ondemand::json_type::string: {
+        // Stage 1 has checked the quotes, the UTF-8 and that no control character is left
+        // unescaped: a string without a backslash is its own value, read where it lies rather
+        // than unescaped into the parser's buffer.
+        std::string_view token = trimmed(value.raw_json_token());
+        if (token.size() >= 2 && token.back() == '"' &&
+            std::memchr(token.data() + 1, '\\', token.size() - 2) == nullptr) {
+            out.kind = OSPREY_JSON_STRING;
+            out.text = token.data() + 1;
+            out.length = static_cast<uint32_t>(token.size() - 2);
+            return OSPREY_JSON_OK;
+        }
         std::string_view text;
         if (auto error = value.get_string().get(text)) return status_for(error);
         out.kind = OSPREY_JSON_STRING;
@@ -219,6 +230,44 @@ static int read_value(ondemand::value &value, osprey_json_field &out) {
     return OSPREY_JSON_NOT_OBJECT;
 }
 
+// The index of the requested key that the raw key `raw` (just after its opening quote, as
+// written) spells without escapes, or `key_count`. Producers write keys in a steady order, so
+// the key after the last match is tried first. Reading up to a key's length plus one past
+// `raw` stays inside the padded document.
+static size_t match_raw_key(
+    const char *raw, const osprey_json_key *keys, size_t key_count, size_t guess) {
+    size_t index = guess < key_count ? guess : 0;
+    for (size_t tried = 0; tried < key_count; tried += 1) {
+        const osprey_json_key &key = keys[index];
+        if (raw[0] == key.name[0] && raw[key.length] == '"' &&
+            std::memcmp(raw, key.name, key.length) == 0) {
+            return index;
+        }
+        index = index + 1 == key_count ? 0 : index + 1;
+    }
+    return key_count;
+}
+
+// Whether the raw key holds a backslash before its closing quote (an escaped key, which
+// must be unescaped before it is compared).
+static bool has_escape(const char *raw) {
+    for (; *raw != '"'; raw += 1) {
+        if (*raw == '\\') return true;
+    }
+    return false;
+}
+
+static size_t match_unescaped_key(
+    std::string_view key, const osprey_json_key *keys, size_t key_count) {
+    for (size_t index = 0; index < key_count; index += 1) {
+        if (keys[index].length == key.size() &&
+            std::memcmp(keys[index].name, key.data(), key.size()) == 0) {
+            return index;
+        }
+    }
+    return key_count;
+}
+
 static int parse_object(
     osprey_json_parser *parser, size_t length, const osprey_json_key *keys, size_t key_count,
     osprey_json_field *fields) {
@@ -235,24 +284,14 @@ static int parse_object(
     for (auto result : object) {
         ondemand::field field;
         if ((error = std::move(result).get(field))) return status_for(error);
-        std::string_view key;
-        if ((error = field.unescaped_key().get(key))) return status_for(error);
-        // Producers write keys in a steady order, so the key after the last match is tried
-        // first; otherwise every key is compared, length and first byte before the bytes.
-        size_t index = guess < key_count ? guess : 0;
-        size_t tried = 0;
-        while (tried < key_count &&
-               (keys[index].length != key.size() ||
-                (key.size() > 0 && keys[index].name[0] != key[0]) ||
-                std::memcmp(keys[index].name, key.data(), key.size()) != 0)) {
-            index = index + 1 == key_count ? 0 : index + 1;
-            tried += 1;
+        const char *raw = field.key().raw();
+        size_t index = match_raw_key(raw, keys, key_count, guess);
+        if (index == key_count && has_escape(raw)) {
+            std::string_view key;
+            if ((error = field.unescaped_key().get(key))) return status_for(error);
+            index = match_unescaped_key(key, keys, key_count);
         }
-        if (tried == key_count) {
-            index = key_count;
-        } else {
-            guess = index + 1;
-        }
+        if (index < key_count) guess = index + 1;
         ondemand::value value = field.value();
         // Unknown keys are ignored, but their values are still read, so that they must be
         // well formed JSON too.
