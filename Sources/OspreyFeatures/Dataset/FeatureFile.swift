@@ -159,6 +159,8 @@ struct ReadPass {
     var firstRejections: [(line: Int, error: DecodeError)] = []
     /// Whether decoding fills the lines' strings (the benchmark does not need them).
     var wantsText = true
+    /// What the decoders write to when the pass does not want text (they leave it alone).
+    private var unusedFacts = LineFacts(eventID: "", userID: "")
 
     init(
         store: FeatureStore, format: InputFormat, configuration: FeatureConfiguration,
@@ -178,7 +180,8 @@ struct ReadPass {
     /// A decoded line waiting for its turn.
     struct Decoded {
         var event: DecodedEvent
-        var facts: LineFacts
+        /// Nil when the pass does not want text (no strings to copy or release per line).
+        var facts: LineFacts?
         var number: Int
     }
 
@@ -216,7 +219,7 @@ struct ReadPass {
     {
         for index in exact.indices { single[index] = Float(exact[index]) }
         let event = recorded.event
-        let facts = recorded.facts
+        let facts = recorded.facts ?? LineFacts(eventID: "", userID: "")
         try exact.withUnsafeBufferPointer { exactValues in
             try single.withUnsafeBufferPointer { values in
                 try body(
@@ -238,10 +241,16 @@ struct ReadPass {
     /// give nil.
     mutating func push(_ line: UnsafeRawBufferPointer, number: Int) -> Decoded? {
         if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return nil }
-        var facts = LineFacts(eventID: "", userID: "")
+        var facts: LineFacts?
         let event: DecodedEvent
         do {
-            event = try decode(line, number: number, facts: &facts)
+            if wantsText {
+                var text = LineFacts(eventID: "", userID: "")
+                event = try decode(line, number: number, facts: &text)
+                facts = text
+            } else {
+                event = try decode(line, number: number, facts: &unusedFacts)
+            }
         } catch {
             reject(error, line: number)
             return nil
@@ -326,9 +335,15 @@ struct ReadPass {
 
     /// Applies the handbook labels that are known by `time` (a label known at the same moment
     /// as an event counts for it).
+    static let labelLookahead = 8
+
     private mutating func applyScheduledLabels(upTo time: Int64) {
         while scheduledHead < scheduled.count, scheduled[scheduledHead].time <= time {
             let label = scheduled[scheduledHead]
+            // The order each label looks up lies anywhere in a large table: ask for a later
+            // label's bucket now, so that its cache miss overlaps with this work.
+            let ahead = scheduledHead + ReadPass.labelLookahead
+            if ahead < scheduled.count { store.prefetch(labelOf: scheduled[ahead].eventHash) }
             store.apply(labelOf: label.eventHash, fraud: label.fraud)
             scheduledHead += 1
         }

@@ -209,6 +209,9 @@ public final class FeatureStore {
     /// to process, so that the cache misses of several events overlap with the current
     /// event's work instead of following one another.
     public func prefetch(for event: DecodedEvent, stage: Int) {
+        if stage == 0, event.kind == .order, event.merchant != nil {
+            pending.prefetch(event.eventHash)
+        }
         users.prefetch(event.user, stage: stage)
         if let merchant = event.merchant { merchants.prefetch(merchant, stage: stage) }
         if let device = event.device { devices.prefetch(device, stage: stage) }
@@ -241,6 +244,9 @@ public final class FeatureStore {
         statistics.labelsApplied += 1
         return true
     }
+
+    /// Hints the processor to load where the label of the order `hash` will be looked up.
+    func prefetch(labelOf hash: UInt64) { pending.prefetch(hash) }
 
     /// Entities tracked now, of every kind.
     public var trackedEntities: Int {

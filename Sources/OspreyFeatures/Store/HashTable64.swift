@@ -1,3 +1,5 @@
+import CSimdjsonBridge
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -41,6 +43,14 @@ final class HashTable64<Value: BitwiseCopyable> {
         var bucket = Int(truncatingIfNeeded: key) & mask
         while keys[bucket] != 0, keys[bucket] != key { bucket = (bucket + 1) & mask }
         return bucket
+    }
+
+    /// Hints the processor to load the bucket where a lookup of `key` starts.
+    @inline(__always)
+    func prefetch(_ key: UInt64) {
+        let bucket = Int(truncatingIfNeeded: key) & mask
+        osprey_prefetch(keys + bucket)
+        osprey_prefetch(values + bucket)
     }
 
     subscript(key: UInt64) -> Value? {
