@@ -1,6 +1,7 @@
 // The C++ behind osprey_json.h: simdjson's on-demand API over one object at a time.
 #include "osprey_json.h"
 
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -14,6 +15,9 @@ struct osprey_json_parser {
     ondemand::parser parser;
     // The input is copied here so that simdjson may read SIMDJSON_PADDING bytes past its end.
     std::vector<char> padded;
+    // For each requested key (and, last, the start of an object): the key that followed it
+    // in the previous message, tried first. Producers write keys in steady orders.
+    std::vector<uint32_t> successor;
     size_t max_bytes;
 
     explicit osprey_json_parser(size_t limit) : parser(limit), max_bytes(limit) {}
@@ -125,6 +129,17 @@ static int read_value(ondemand::value &value, osprey_json_field &out) {
     out.length = 0;
     switch (type) {
     case ondemand::json_type::string: {
+        // Stage 1 has checked the quotes, the UTF-8 and that no control character is left
+        // unescaped: a string without a backslash is its own value, read where it lies rather
+        // than unescaped into the parser's buffer.
+        std::string_view token = trimmed(value.raw_json_token());
+        if (token.size() >= 2 && token.back() == '"' &&
+            std::memchr(token.data() + 1, '\\', token.size() - 2) == nullptr) {
+            out.kind = OSPREY_JSON_STRING;
+            out.text = token.data() + 1;
+            out.length = static_cast<uint32_t>(token.size() - 2);
+            return OSPREY_JSON_OK;
+        }
         std::string_view text;
         if (auto error = value.get_string().get(text)) return status_for(error);
         out.kind = OSPREY_JSON_STRING;
@@ -219,6 +234,47 @@ static int read_value(ondemand::value &value, osprey_json_field &out) {
     return OSPREY_JSON_NOT_OBJECT;
 }
 
+// The index of the requested key that the raw key `raw` (just after its opening quote, as
+// written; `length` bytes up to its closing quote, no backslash) spells, or `key_count`. The
+// key `guess` is tried first; the others are told apart by length and first byte.
+static size_t match_raw_key(
+    const char *raw, size_t length, const osprey_json_key *keys, size_t key_count,
+    size_t guess) {
+    if (guess < key_count && keys[guess].length == length &&
+        std::memcmp(raw, keys[guess].name, length) == 0) {
+        return guess;
+    }
+    for (size_t index = 0; index < key_count; index += 1) {
+        const osprey_json_key &key = keys[index];
+        if (key.length == length && key.name[0] == raw[0] &&
+            std::memcmp(raw, key.name, length) == 0) {
+            return index;
+        }
+    }
+    return key_count;
+}
+
+// The length of the raw key up to its closing quote, or SIZE_MAX when it holds a backslash
+// (an escaped key, which must be unescaped before it is compared).
+static size_t raw_key_length(const char *raw) {
+    size_t length = 0;
+    for (; raw[length] != '"'; length += 1) {
+        if (raw[length] == '\\') return SIZE_MAX;
+    }
+    return length;
+}
+
+static size_t match_unescaped_key(
+    std::string_view key, const osprey_json_key *keys, size_t key_count) {
+    for (size_t index = 0; index < key_count; index += 1) {
+        if (keys[index].length == key.size() &&
+            std::memcmp(keys[index].name, key.data(), key.size()) == 0) {
+            return index;
+        }
+    }
+    return key_count;
+}
+
 static int parse_object(
     osprey_json_parser *parser, size_t length, const osprey_json_key *keys, size_t key_count,
     osprey_json_field *fields) {
@@ -226,7 +282,8 @@ static int parse_object(
     auto error = parser->parser.iterate(parser->padded.data(), length, parser->padded.size())
                      .get(document);
     if (error) return status_for(error);
-    size_t guess = 0;
+    uint32_t *successor = parser->successor.data();
+    size_t previous = key_count;
     ondemand::object object;
     if ((error = document.get_object().get(object))) {
         return error == INCORRECT_TYPE ? classify_non_object(parser, length)
@@ -235,23 +292,19 @@ static int parse_object(
     for (auto result : object) {
         ondemand::field field;
         if ((error = std::move(result).get(field))) return status_for(error);
-        std::string_view key;
-        if ((error = field.unescaped_key().get(key))) return status_for(error);
-        // Producers write keys in a steady order, so the key after the last match is tried
-        // first; otherwise every key is compared, length and first byte before the bytes.
-        size_t index = guess < key_count ? guess : 0;
-        size_t tried = 0;
-        while (tried < key_count &&
-               (keys[index].length != key.size() ||
-                (key.size() > 0 && keys[index].name[0] != key[0]) ||
-                std::memcmp(keys[index].name, key.data(), key.size()) != 0)) {
-            index = index + 1 == key_count ? 0 : index + 1;
-            tried += 1;
-        }
-        if (tried == key_count) {
-            index = key_count;
+        const char *raw = field.key().raw();
+        size_t length = raw_key_length(raw);
+        size_t index;
+        if (length != SIZE_MAX) {
+            index = match_raw_key(raw, length, keys, key_count, successor[previous]);
         } else {
-            guess = index + 1;
+            std::string_view key;
+            if ((error = field.unescaped_key().get(key))) return status_for(error);
+            index = match_unescaped_key(key, keys, key_count);
+        }
+        if (index < key_count) {
+            successor[previous] = static_cast<uint32_t>(index);
+            previous = index;
         }
         ondemand::value value = field.value();
         // Unknown keys are ignored, but their values are still read, so that they must be
@@ -274,6 +327,9 @@ int osprey_json_parse_fields(
     try {
         if (parser->padded.size() < length + SIMDJSON_PADDING) {
             parser->padded.resize(length + SIMDJSON_PADDING);
+        }
+        if (parser->successor.size() != key_count + 1) {
+            parser->successor.assign(key_count + 1, 0);
         }
     } catch (...) {
         return OSPREY_JSON_NO_MEMORY;

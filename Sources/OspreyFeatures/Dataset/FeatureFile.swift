@@ -152,12 +152,15 @@ struct ReadPass {
     let yoochoose: YoochooseDecoder
     var exact: [Double]
     var single: [Float]
-    var scheduled: ContiguousArray<DecodedEvent> = []
+    /// Handbook labels waiting for their time, in time order.
+    var scheduled: ContiguousArray<ScheduledLabel> = []
     var scheduledHead = 0
     var rejected: [DecodeReason: Int] = [:]
     var firstRejections: [(line: Int, error: DecodeError)] = []
     /// Whether decoding fills the lines' strings (the benchmark does not need them).
     var wantsText = true
+    /// What the decoders write to when the pass does not want text (they leave it alone).
+    private var unusedFacts = LineFacts(eventID: "", userID: "")
 
     init(
         store: FeatureStore, format: InputFormat, configuration: FeatureConfiguration,
@@ -177,13 +180,18 @@ struct ReadPass {
     /// A decoded line waiting for its turn.
     struct Decoded {
         var event: DecodedEvent
-        var facts: LineFacts
+        /// Nil when the pass does not want text (no strings to copy or release per line).
+        var facts: LineFacts?
         var number: Int
     }
 
     /// Lines decoded but not yet recorded, oldest first (at most
-    /// ``FeatureStore/prefetchDepth``).
-    private var ahead: ContiguousArray<Decoded> = []
+    /// ``FeatureStore/prefetchDepth``): a ring of `prefetchDepth + 1` places from `aheadHead`,
+    /// so that taking the oldest moves nothing.
+    private var ahead: ContiguousArray<Decoded?> = ContiguousArray(
+        repeating: nil, count: FeatureStore.prefetchDepth + 1)
+    private var aheadHead = 0
+    private var aheadCount = 0
 
     /// Handles one line; returns whether it produced a row.
     mutating func handle(
@@ -211,7 +219,7 @@ struct ReadPass {
     {
         for index in exact.indices { single[index] = Float(exact[index]) }
         let event = recorded.event
-        let facts = recorded.facts
+        let facts = recorded.facts ?? LineFacts(eventID: "", userID: "")
         try exact.withUnsafeBufferPointer { exactValues in
             try single.withUnsafeBufferPointer { values in
                 try body(
@@ -233,33 +241,53 @@ struct ReadPass {
     /// give nil.
     mutating func push(_ line: UnsafeRawBufferPointer, number: Int) -> Decoded? {
         if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return nil }
-        var facts = LineFacts(eventID: "", userID: "")
+        var facts: LineFacts?
         let event: DecodedEvent
         do {
-            event = try decode(line, number: number, facts: &facts)
+            if wantsText {
+                var text = LineFacts(eventID: "", userID: "")
+                event = try decode(line, number: number, facts: &text)
+                facts = text
+            } else {
+                event = try decode(line, number: number, facts: &unusedFacts)
+            }
         } catch {
             reject(error, line: number)
             return nil
         }
-        ahead.append(Decoded(event: event, facts: facts, number: number))
+        let places = ahead.count
+        ahead[(aheadHead + aheadCount) % places] = Decoded(
+            event: event, facts: facts, number: number)
+        aheadCount += 1
         // The newest line gets stage 0, the next-oldest stage 1, ...
-        for (stage, held) in ahead.reversed().enumerated()
-        where stage < FeatureStore.prefetchDepth && held.event.kind != .label {
-            store.prefetch(for: held.event, stage: stage)
+        for stage in 0..<min(aheadCount, FeatureStore.prefetchDepth) {
+            let place = (aheadHead + aheadCount - 1 - stage) % places
+            ahead.withUnsafeBufferPointer { held in
+                if let event = held[place]?.event, event.kind != .label {
+                    store.prefetch(for: event, stage: stage)
+                }
+            }
         }
-        guard ahead.count > FeatureStore.prefetchDepth else { return nil }
-        return record(ahead.removeFirst())
+        guard aheadCount > FeatureStore.prefetchDepth else { return nil }
+        return record(takeOldest())
     }
 
     /// Records the next line held back by ``push(_:number:)``, at the end of the input; nil
     /// when none is left or it made no row. Call until ``hasHeldLines`` is false.
     mutating func finish() -> Decoded? {
-        guard !ahead.isEmpty else { return nil }
-        return record(ahead.removeFirst())
+        guard aheadCount > 0 else { return nil }
+        return record(takeOldest())
+    }
+
+    private mutating func takeOldest() -> Decoded {
+        let oldest = ahead[aheadHead].take()!
+        aheadHead = (aheadHead + 1) % ahead.count
+        aheadCount -= 1
+        return oldest
     }
 
     /// Whether lines are still held back.
-    var hasHeldLines: Bool { !ahead.isEmpty }
+    var hasHeldLines: Bool { aheadCount > 0 }
 
     private mutating func record(_ decoded: Decoded) -> Decoded? {
         let event = decoded.event
@@ -277,10 +305,10 @@ struct ReadPass {
             return nil
         }
         if format == .handbook {
-            var label = event
-            label.kind = .label
-            label.timestampMs = event.timestampMs + labelDelayMs
-            scheduled.append(label)
+            scheduled.append(
+                ScheduledLabel(
+                    time: event.timestampMs + labelDelayMs, eventHash: event.eventHash,
+                    fraud: event.labelFraud))
         }
         return decoded
     }
@@ -307,9 +335,16 @@ struct ReadPass {
 
     /// Applies the handbook labels that are known by `time` (a label known at the same moment
     /// as an event counts for it).
+    static let labelLookahead = 8
+
     private mutating func applyScheduledLabels(upTo time: Int64) {
-        while scheduledHead < scheduled.count, scheduled[scheduledHead].timestampMs <= time {
-            store.apply(label: scheduled[scheduledHead])
+        while scheduledHead < scheduled.count, scheduled[scheduledHead].time <= time {
+            let label = scheduled[scheduledHead]
+            // The order each label looks up lies anywhere in a large table: ask for a later
+            // label's bucket now, so that its cache miss overlaps with this work.
+            let ahead = scheduledHead + ReadPass.labelLookahead
+            if ahead < scheduled.count { store.prefetch(labelOf: scheduled[ahead].eventHash) }
+            store.apply(labelOf: label.eventHash, fraud: label.fraud)
             scheduledHead += 1
         }
         if scheduledHead > 65_536, scheduledHead * 2 > scheduled.count {
@@ -322,4 +357,11 @@ struct ReadPass {
         rejected[error.reason, default: 0] += 1
         if firstRejections.count < 10 { firstRejections.append((line, error)) }
     }
+}
+
+/// A handbook transaction's label, known at `time`.
+struct ScheduledLabel {
+    var time: Int64
+    var eventHash: UInt64
+    var fraud: Bool
 }

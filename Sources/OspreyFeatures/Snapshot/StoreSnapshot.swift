@@ -11,11 +11,15 @@
 /// trailer's count and checksum agree and nothing follows: a corrupt or truncated snapshot is
 /// refused whole, never half-loaded.
 ///
+/// Format 2 (this one) keeps events in 12 bytes (users' attributes only once they have one)
+/// and each window only in the words its shape keeps; format 1 snapshots are refused as
+/// ``SnapshotError/unsupportedVersion(_:)``.
+///
 /// - Important: Records are written as the machine lays them out: a snapshot moves between
 ///   machines of the same byte order and builds whose state structures are unchanged. A
 ///   change to them bumps ``FeatureStore/snapshotFormat``.
 extension FeatureStore {
-    public static let snapshotFormat: UInt32 = 1
+    public static let snapshotFormat: UInt32 = 2
     static let snapshotMagic = Array("OSPRFEAT".utf8)
     static let trailerMagic = Array("END.".utf8)
 
@@ -48,7 +52,7 @@ extension FeatureStore {
         try encoder.value(UInt64(pending.count))
         // Dictionaries iterate in a per-process order; sorted keys make the same state give
         // the same bytes in every process, so checkpoints can be compared.
-        for (hash, order) in pending.sorted(by: { $0.key < $1.key }) {
+        for (hash, order) in pending.sorted() {
             try encoder.value(hash)
             try encoder.value(order)
         }
@@ -114,26 +118,26 @@ extension FeatureStore {
     }
 
     private func writeValues(
-        _ table: [UInt64: UInt32], _ encoder: inout SnapshotEncoder<some SnapshotSink>
+        _ table: HashTable64<UInt32>, _ encoder: inout SnapshotEncoder<some SnapshotSink>
     ) throws(SnapshotError) {
         try encoder.value(UInt64(table.count))
-        for (hash, id) in table.sorted(by: { $0.key < $1.key }) {
+        for (hash, id) in table.sorted() {
             try encoder.value(hash)
             try encoder.value(id)
         }
     }
 
     private func readValues(_ decoder: inout SnapshotDecoder<some SnapshotSource>)
-        throws(SnapshotError) -> [UInt64: UInt32]
+        throws(SnapshotError) -> HashTable64<UInt32>
     {
         let count = try decoder.value(UInt64.self)
         guard count <= UInt64(FeatureStore.valueLimit) else {
             throw .malformed("\(count) interned values")
         }
-        var table: [UInt64: UInt32] = [:]
+        let table = HashTable64<UInt32>(capacity: Int(count))
         for _ in 0..<count {
             let hash = try decoder.value(UInt64.self)
-            table[hash] = try decoder.value(UInt32.self)
+            table.set(hash, try decoder.value(UInt32.self))
         }
         return table
     }
@@ -155,7 +159,7 @@ extension FeatureStore {
         guard pendingCount < 1 << 40 else { throw .malformed("\(pendingCount) pending orders") }
         for _ in 0..<pendingCount {
             let hash = try decoder.value(UInt64.self)
-            pending[hash] = try decoder.value(PendingOrder.self)
+            pending.set(hash, try decoder.value(PendingOrder.self))
         }
         pendingQueue = try decoder.array(PendingLabelSlot.self)
         pendingHead = 0
@@ -170,90 +174,115 @@ extension FeatureStore {
 }
 
 extension EntityTable {
+    /// Per slot: whether it is live; for a live one its key, times, events (with their
+    /// attributes for users), window words, and its side table (value uses or fraud times).
     func write(_ encoder: inout SnapshotEncoder<some SnapshotSink>) throws(SnapshotError) {
-        try encoder.value(UInt64(records.count))
-        try encoder.array(windows)
+        try encoder.value(UInt64(slotCount))
         try encoder.array(freeSlots)
-        for record in records {
-            try encoder.value(UInt8(record.live ? 1 : 0))
-            guard record.live else { continue }
+        let wordCount = windowWordCount
+        for slot in 0..<UInt32(slotCount) {
+            let record = self.record(slot).pointee
+            try encoder.value(UInt8(record.isLive ? 1 : 0))
+            guard record.isLive else { continue }
             try encoder.value(record.key)
             try encoder.value(record.firstSeen)
             try encoder.value(record.newest)
-            try encoder.value(record.ring.base)
+            try encoder.value(record.base)
             var entries = ContiguousArray<RingEntry>()
             var attributes = ContiguousArray<RingAttributes>()
-            record.ring.forEach { entry, extra in
-                entries.append(entry)
-                if let extra { attributes.append(extra) }
+            entries.reserveCapacity(Int(record.count))
+            for offset in 0..<record.count {
+                let index = record.base &+ offset
+                entries.append(record.entry(index))
+                if record.isWide { attributes.append(record.attributes(index)) }
             }
             try encoder.array(entries)
             try encoder.array(attributes)
-            try encoder.array(record.values)
-            try encoder.array(record.frauds)
+            try encoder.array(
+                ContiguousArray(UnsafeBufferPointer(start: windowWords(slot), count: wordCount)))
+            try encoder.array(tracksAttributes ? ContiguousArray(record.uses) : [])
+            try encoder.array(tracksFrauds ? ContiguousArray(record.frauds) : [])
         }
     }
 
     func read(_ decoder: inout SnapshotDecoder<some SnapshotSource>) throws(SnapshotError) {
         let count = try decoder.value(UInt64.self)
-        guard count < UInt64(UInt32.max) else { throw .malformed("\(count) entity slots") }
-        windows = try decoder.array(WindowState.self)
-        guard windows.count == Int(count) * windowCount else {
-            throw .malformed("window state does not match the entities")
-        }
+        guard count < 1 << 30 else { throw .malformed("\(count) entity slots") }
         freeSlots = try decoder.array(UInt32.self)
-        records = []
-        index = SlotIndex()
-        for slot in 0..<Int(count) {
+        let wordCount = windowWordCount
+        for _ in 0..<Int(count) {
             let live = try decoder.value(UInt8.self)
             guard live <= 1 else { throw .malformed("an entity marked \(live)") }
             guard live == 1 else {
-                records.append(
-                    EntityRecord(
-                        key: EntityKey(low: 0, high: 0), ring: EventRing(tracksAttributes: false)))
+                _ = appendRestoredSlot(key: nil)
                 continue
             }
-            var record = EntityRecord(
-                key: try decoder.value(EntityKey.self),
-                ring: EventRing(tracksAttributes: tracksAttributes))
-            record.live = true
-            record.firstSeen = try decoder.value(Int64.self)
-            record.newest = try decoder.value(Int64.self)
+            let key = try decoder.value(EntityKey.self)
+            let slot = appendRestoredSlot(key: key)
+            let entity = record(slot)
+            entity.pointee.firstSeen = try decoder.value(Int64.self)
+            entity.pointee.newest = try decoder.value(Int64.self)
             let base = try decoder.value(UInt32.self)
             let entries = try decoder.array(RingEntry.self)
             let attributes = try decoder.array(RingAttributes.self)
-            guard attributes.count == (tracksAttributes ? entries.count : 0) else {
+            guard !entries.isEmpty else { throw .malformed("an entity without events") }
+            // A user's ring is wide once an event carried an attribute; other rings never are.
+            guard attributes.isEmpty || (tracksAttributes && attributes.count == entries.count)
+            else {
                 throw .malformed("event attributes do not match the events")
             }
+            if !attributes.isEmpty { entity.pointee.stride = UInt32(EntityRecord.wide) }
             for (offset, entry) in entries.enumerated() {
-                record.ring.append(
-                    entry,
-                    tracksAttributes
-                        ? attributes[offset]
-                        : RingAttributes(device: 0, ip: 0, country: 0, category: 0))
+                entity.pointee.append(entry, attributes.isEmpty ? .nothing : attributes[offset])
             }
-            record.ring.restore(base: base)
-            record.values = try decoder.array(ValueUse.self)
-            record.frauds = try decoder.array(Int64.self)
-            guard index.find(record.key) == nil else { throw .malformed("a repeated entity") }
-            index.insert(record.key, slot: UInt32(slot))
-            records.append(record)
+            entity.pointee.base = base
+            let words = try decoder.array(UInt32.self, limit: wordCount)
+            guard words.count == wordCount else {
+                throw .malformed("window state does not match the windows")
+            }
+            windowWords(slot).update(from: Array(words), count: wordCount)
+            let uses = try decoder.array(ValueUse.self)
+            let frauds = try decoder.array(Int64.self)
+            guard tracksAttributes || uses.isEmpty, tracksFrauds || frauds.isEmpty else {
+                throw .malformed("a side table this kind of entity does not keep")
+            }
+            for use in uses {
+                entity.pointee.reserveSide()
+                entity.pointee.sideCount += 1
+                entity.pointee.uses[Int(entity.pointee.sideCount) - 1] = use
+            }
+            for time in frauds {
+                entity.pointee.reserveSide()
+                entity.pointee.sideCount += 1
+                entity.pointee.frauds[Int(entity.pointee.sideCount) - 1] = time
+            }
+            guard index.find(key) == nil else { throw .malformed("a repeated entity") }
+            index.insert(key, slot: slot)
         }
     }
 
     /// A sentence describing the first contradiction in the restored state, or nil.
     func inconsistency() -> String? {
-        for slot in freeSlots where Int(slot) >= records.count || records[Int(slot)].live {
+        for slot in freeSlots where Int(slot) >= slotCount || record(slot).pointee.isLive {
             return "a free slot that is in use"
         }
-        for (slot, record) in records.enumerated() where record.live {
+        for slot in 0..<UInt32(slotCount) {
+            let record = self.record(slot).pointee
+            guard record.isLive else { continue }
+            let words = windowWords(slot)
             for window in 0..<windowCount {
-                let start = windows[slot * windowCount + window].start
-                if Int(start &- record.ring.base) > Int(record.ring.count) {
+                let start = self.window(window, of: words).start
+                if start &- record.base > record.count {
                     return "a window that starts outside its events"
                 }
             }
-            if record.ring.isEmpty { return "an entity without events" }
+            if record.newest != record.entry(record.end &- 1).time {
+                return "an entity whose newest time is not its newest event's"
+            }
+            for use in tracksAttributes ? record.uses : .init(start: nil, count: 0)
+            where !record.holds(use.lastIndex) {
+                return "a value whose newest use is not kept"
+            }
         }
         return nil
     }

@@ -19,7 +19,8 @@ public struct StoreStatistics: Sendable, Equatable {
     public var overflowValues = 0
 }
 
-/// The memory a store holds, counted from its structures.
+/// The memory a store holds, counted from its structures: for its own blocks (slots, event
+/// buffers, value tables) the sizes the allocator reports, with its per-block header.
 public struct StateBytes: Sendable, Equatable {
     /// Entities tracked (users, merchants, devices and IPs together).
     public var entities: Int
@@ -65,14 +66,21 @@ public final class FeatureStore {
     public let configuration: FeatureConfiguration
     public let schema: FeatureSchema
     let layout: FeatureLayout
+    /// ``FeatureConfiguration/futureTolerance`` and ``FeatureConfiguration/allowedLateness`` in
+    /// milliseconds, read once: a `Duration`'s conversion cost 1.5% of the per-event work.
+    let futureToleranceMs: Int64
+    let latenessMs: Int64
+    /// The same for the risk windows, read on every event with a merchant.
+    let riskDelayMs: Int64
+    let riskWindowsMs: [Int64]
 
     let users: EntityTable
     let merchants: EntityTable
     let devices: EntityTable
     let ips: EntityTable
-    var countries: [UInt64: UInt32] = [:]
-    var categories: [UInt64: UInt32] = [:]
-    var pending: [UInt64: PendingOrder] = [:]
+    var countries = HashTable64<UInt32>()
+    var categories = HashTable64<UInt32>()
+    var pending = HashTable64<PendingOrder>()
     var pendingQueue: ContiguousArray<PendingLabelSlot> = []
     var pendingHead = 0
 
@@ -90,6 +98,10 @@ public final class FeatureStore {
         try configuration.validate()
         self.configuration = configuration
         layout = FeatureLayout(configuration)
+        futureToleranceMs = configuration.futureTolerance.totalMilliseconds
+        latenessMs = configuration.allowedLateness.totalMilliseconds
+        riskDelayMs = configuration.riskDelay.totalMilliseconds
+        riskWindowsMs = configuration.riskWindows.map(\.totalMilliseconds)
         schema = FeatureSchema(names: layout.names)
         let retention = configuration.retentionMs
         let windows = configuration.windows.map(\.totalMilliseconds)
@@ -100,15 +112,19 @@ public final class FeatureStore {
         // after the public ones.
         let delay = configuration.riskDelay.totalMilliseconds
         let delayed = configuration.riskWindows.map { $0.totalMilliseconds + delay } + [delay]
+        // Only counts are read from the delayed windows, and only event counts and sums from
+        // the network ones: they keep no more (see WindowShape).
         merchants = EntityTable(
-            windowsMs: windows + delayed, retentionMs: retention, tracksAttributes: false,
-            tracksFrauds: true)
+            windowsMs: windows + delayed,
+            shapes: windows.map { _ in .full } + delayed.map { _ in .counts },
+            retentionMs: retention, tracksAttributes: false, tracksFrauds: true)
         let network = configuration.networkWindows.map(\.totalMilliseconds)
+        let sums = network.map { _ in WindowShape.sums }
         devices = EntityTable(
-            windowsMs: network, retentionMs: retention, tracksAttributes: false,
+            windowsMs: network, shapes: sums, retentionMs: retention, tracksAttributes: false,
             tracksFrauds: false)
         ips = EntityTable(
-            windowsMs: network, retentionMs: retention, tracksAttributes: false,
+            windowsMs: network, shapes: sums, retentionMs: retention, tracksAttributes: false,
             tracksFrauds: false)
     }
 
@@ -126,7 +142,7 @@ public final class FeatureStore {
         precondition(vector.count >= layout.count, "the vector is shorter than the schema")
         var time = event.timestampMs
         var late = false
-        let tolerance = configuration.futureTolerance.totalMilliseconds
+        let tolerance = futureToleranceMs
         if time > max(watermark, 0) + tolerance, time > FeatureStore.wallClockMs() + tolerance {
             statistics.futureEvents += 1
             throw DecodeError(
@@ -134,7 +150,7 @@ public final class FeatureStore {
                 "the event lies more than the future tolerance ahead of both the stream and now")
         }
         if watermark != .min {
-            let bound = watermark - configuration.allowedLateness.totalMilliseconds
+            let bound = watermark - latenessMs
             if time < bound {
                 time = bound
                 late = true
@@ -145,14 +161,13 @@ public final class FeatureStore {
         statistics.events += 1
 
         let isOrder = event.kind == .order
-        let entry = RingEntry(
-            time: time, cents: isOrder ? event.amountCents : 0, flags: isOrder ? 1 : 0)
+        let entry = RingEntry(time: time, cents: event.amountCents, isOrder: isOrder)
         let noAttributes = RingAttributes(
             device: RingAttributes.none, ip: RingAttributes.none, country: RingAttributes.none,
             category: RingAttributes.none)
         var attributes = noAttributes
-        attributes.country = intern(event.countryHash, in: &countries)
-        attributes.category = intern(event.categoryHash, in: &categories)
+        attributes.country = intern(event.countryHash, in: countries)
+        attributes.category = intern(event.categoryHash, in: categories)
 
         if let device = event.device {
             let update = devices.update(device, time: time, entry: entry, attributes: noAttributes)
@@ -194,6 +209,9 @@ public final class FeatureStore {
     /// to process, so that the cache misses of several events overlap with the current
     /// event's work instead of following one another.
     public func prefetch(for event: DecodedEvent, stage: Int) {
+        if stage == 0, event.kind == .order, event.merchant != nil {
+            pending.prefetch(event.eventHash)
+        }
         users.prefetch(event.user, stage: stage)
         if let merchant = event.merchant { merchants.prefetch(merchant, stage: stage) }
         if let device = event.device { devices.prefetch(device, stage: stage) }
@@ -209,17 +227,26 @@ public final class FeatureStore {
     public func apply(label: DecodedEvent) -> Bool {
         // A bot or human label judges a click; no feature here depends on it.
         guard !label.judgesBehaviour else { return false }
-        guard let order = pending.removeValue(forKey: label.eventHash) else {
+        return apply(labelOf: label.eventHash, fraud: label.labelFraud)
+    }
+
+    /// ``apply(label:)`` for the order with event hash `hash`.
+    @discardableResult
+    func apply(labelOf hash: UInt64, fraud: Bool) -> Bool {
+        guard let order = pending.remove(hash) else {
             statistics.labelsUnmatched += 1
             return false
         }
-        if label.labelFraud, !merchants.addFraud(order.merchant, time: order.time) {
+        if fraud, !merchants.addFraud(order.merchant, time: order.time) {
             statistics.labelsUnmatched += 1
             return false
         }
         statistics.labelsApplied += 1
         return true
     }
+
+    /// Hints the processor to load where the label of the order `hash` will be looked up.
+    func prefetch(labelOf hash: UInt64) { pending.prefetch(hash) }
 
     /// Entities tracked now, of every kind.
     public var trackedEntities: Int {
@@ -237,13 +264,9 @@ public final class FeatureStore {
             bytes.eventBytes += perEvent
             bytes.heldEvents += events
         }
-        // A dictionary entry holds the key and value plus about one byte of metadata, at a
-        // load of up to 75%.
-        let entry = MemoryLayout<UInt64>.stride + MemoryLayout<PendingOrder>.stride + 1
         bytes.pendingLabelBytes =
-            pending.capacity * entry + pendingQueue.capacity
-            * MemoryLayout<PendingLabelSlot>.stride
-        bytes.fixedBytes += (countries.capacity + categories.capacity) * 13
+            pending.heapBytes + pendingQueue.capacity * MemoryLayout<PendingLabelSlot>.stride
+        bytes.fixedBytes += countries.heapBytes + categories.heapBytes
         return bytes
     }
 
@@ -282,13 +305,13 @@ public final class FeatureStore {
         nextSweep = time + FeatureStore.sweepIntervalMs
         let bound = time - configuration.idleEviction.totalMilliseconds
         for table in [users, merchants, devices, ips] {
-            statistics.evictedEntities += table.evict(idleBefore: bound)
+            statistics.evictedEntities += table.evict(idleBefore: bound, floor: time - latenessMs)
         }
         expirePending(before: time - configuration.labelHorizon.totalMilliseconds)
     }
 
     @inline(__always)
-    private func intern(_ hash: UInt64, in table: inout [UInt64: UInt32]) -> UInt32 {
+    private func intern(_ hash: UInt64, in table: HashTable64<UInt32>) -> UInt32 {
         guard hash != 0 else { return RingAttributes.none }
         if let id = table[hash] { return id }
         guard table.count < FeatureStore.valueLimit else {
@@ -296,19 +319,19 @@ public final class FeatureStore {
             return UInt32(FeatureStore.valueLimit)
         }
         let id = UInt32(table.count)
-        table[hash] = id
+        table.set(hash, id)
         return id
     }
 
     private func remember(order hash: UInt64, merchant: EntityKey, time: Int64) {
-        pending[hash] = PendingOrder(merchant: merchant, time: time)
+        pending.set(hash, PendingOrder(merchant: merchant, time: time))
         pendingQueue.append(PendingLabelSlot(hash: hash, time: time))
     }
 
     private func expirePending(before bound: Int64) {
         while pendingHead < pendingQueue.count, pendingQueue[pendingHead].time < bound {
             let slot = pendingQueue[pendingHead]
-            if pending[slot.hash]?.time == slot.time { pending.removeValue(forKey: slot.hash) }
+            if pending[slot.hash]?.time == slot.time { pending.remove(slot.hash) }
             pendingHead += 1
         }
         if pendingHead > 4096, pendingHead * 2 > pendingQueue.count {

@@ -76,14 +76,14 @@ extension FeatureStore {
                 state.orders == 0 ? 0 : Double(state.maxCents) / 100
         }
         // The delayed windows: counts from the extra windows, frauds from the labels known.
-        let delay = configuration.riskDelay.totalMilliseconds
-        let riskCount = configuration.riskWindows.count
+        let delay = riskDelayMs
+        let riskCount = riskWindowsMs.count
         let recent = Int(merchants.results[publicWindows + riskCount].orders)
         let riskStride = FeatureLayout.RiskFeature.allCases.count
-        for (window, length) in configuration.riskWindows.enumerated() {
+        for (window, length) in riskWindowsMs.enumerated() {
             let count = Int(merchants.results[publicWindows + window].orders) - recent
             let frauds = merchants.frauds(
-                slot: update.slot, from: time - delay - length.totalMilliseconds, to: time - delay)
+                slot: update.slot, from: time - delay - length, to: time - delay)
             let offset = layout.risk + window * riskStride
             vector[offset + FeatureLayout.RiskFeature.count.rawValue] = Double(count)
             vector[offset + FeatureLayout.RiskFeature.rate.rawValue] =
@@ -103,7 +103,7 @@ extension FeatureStore {
         for window in 0..<table.windowCount {
             let state = table.results[window]
             let position = offset + window * Window.allCases.count
-            vector[position + Window.events.rawValue] = Double(state.orders + state.clicks)
+            vector[position + Window.events.rawValue] = Double(state.events)
             vector[position + Window.amountSum.rawValue] = Double(state.sumCents) / 100
         }
     }
