@@ -27,7 +27,8 @@ public enum SnapshotError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .notASnapshot: return "not a feature-store snapshot"
         case .unsupportedVersion(let version):
-            return "feature-store snapshot format \(version) is not supported"
+            return "feature-store snapshot format \(version) is not supported "
+                + "(an older Osprey wrote it; this one reads format \(FeatureStore.snapshotFormat))"
         case .configurationMismatch:
             return "the snapshot was taken with another feature configuration"
         case .truncated: return "the feature-store snapshot is truncated"
