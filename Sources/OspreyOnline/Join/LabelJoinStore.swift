@@ -187,11 +187,8 @@ public struct LabelJoinStore: Sendable {
 }
 
 extension LabelJoinStore {
-    /// The store as bytes, for a checkpoint: settings, counts, the entries in arrival order
-    /// and the remembered keys. ``init(bytes:)`` restores an equal store.
-    public func serialised() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.bytes(Array("OSPJOIN1".utf8))
+    /// The settings and the counts, which both saved forms begin with.
+    fileprivate func writeSettingsAndCounts(_ writer: inout ByteWriter) {
         writer.int(vectorWidth)
         writer.int(outputWidth)
         writer.int(maxEntries)
@@ -200,6 +197,40 @@ extension LabelJoinStore {
             counts.kept, counts.joined, counts.unmatched, counts.late, counts.duplicate,
             counts.expired, counts.evicted, counts.replaced,
         ] { writer.int(value) }
+    }
+
+    /// An empty store with the settings and counts that ``writeSettingsAndCounts(_:)`` wrote.
+    fileprivate static func readSettingsAndCounts(_ reader: inout ByteReader, what: String)
+        throws(OnlineError) -> LabelJoinStore
+    {
+        let vectorWidth = try reader.int()
+        let outputWidth = try reader.int()
+        let maxEntries = try reader.int()
+        let ttl = try reader.int64()
+        guard vectorWidth >= 0, outputWidth >= 0, maxEntries > 0, ttl > 0 else {
+            throw .corruptState("\(what): bad settings")
+        }
+        var store = LabelJoinStore(
+            vectorWidth: vectorWidth, outputWidth: outputWidth, maxEntries: maxEntries, ttlMs: ttl)
+        var values: [Int] = []
+        for _ in 0..<8 { values.append(try reader.int()) }
+        store.counts.kept = values[0]
+        store.counts.joined = values[1]
+        store.counts.unmatched = values[2]
+        store.counts.late = values[3]
+        store.counts.duplicate = values[4]
+        store.counts.expired = values[5]
+        store.counts.evicted = values[6]
+        store.counts.replaced = values[7]
+        return store
+    }
+
+    /// The store as bytes, for a checkpoint: settings, counts, the entries in arrival order
+    /// and the remembered keys. ``init(bytes:)`` restores an equal store.
+    public func serialised() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes(Array("OSPJOIN1".utf8))
+        writeSettingsAndCounts(&writer)
         let live = ring[head...].compactMap { $0 }
         writer.data.reserveCapacity(
             writer.data.count + live.count * (48 + 4 * (vectorWidth + outputWidth)))
@@ -228,25 +259,7 @@ extension LabelJoinStore {
         guard try reader.bytes(8) == Array("OSPJOIN1".utf8) else {
             throw .corruptState("join store: not a join store (bad magic)")
         }
-        let vectorWidth = try reader.int()
-        let outputWidth = try reader.int()
-        let maxEntries = try reader.int()
-        let ttl = try reader.int64()
-        guard vectorWidth >= 0, outputWidth >= 0, maxEntries > 0, ttl > 0 else {
-            throw .corruptState("join store: bad settings")
-        }
-        self.init(
-            vectorWidth: vectorWidth, outputWidth: outputWidth, maxEntries: maxEntries, ttlMs: ttl)
-        var values: [Int] = []
-        for _ in 0..<8 { values.append(try reader.int()) }
-        counts.kept = values[0]
-        counts.joined = values[1]
-        counts.unmatched = values[2]
-        counts.late = values[3]
-        counts.duplicate = values[4]
-        counts.expired = values[5]
-        counts.evicted = values[6]
-        counts.replaced = values[7]
+        self = try Self.readSettingsAndCounts(&reader, what: "join store")
         let live = try reader.int()
         guard live >= 0, live <= maxEntries else { throw .corruptState("join store: bad count") }
         for _ in 0..<live {
@@ -318,14 +331,7 @@ extension LabelJoinStore {
     public func logIndex() -> [UInt8] {
         var writer = ByteWriter()
         writer.bytes(Self.indexMagic)
-        writer.int(vectorWidth)
-        writer.int(outputWidth)
-        writer.int(maxEntries)
-        writer.int64(ttlMs)
-        for value in [
-            counts.kept, counts.joined, counts.unmatched, counts.late, counts.duplicate,
-            counts.expired, counts.evicted, counts.replaced,
-        ] { writer.int(value) }
+        writeSettingsAndCounts(&writer)
         writer.int(firstSequence)
         writer.int(endSequence)
         let held = head..<ring.count
@@ -354,25 +360,7 @@ extension LabelJoinStore {
         guard try reader.bytes(8) == Self.indexMagic else {
             throw .corruptState("join index: bad magic")
         }
-        let vectorWidth = try reader.int()
-        let outputWidth = try reader.int()
-        let maxEntries = try reader.int()
-        let ttl = try reader.int64()
-        guard vectorWidth >= 0, outputWidth >= 0, maxEntries > 0, ttl > 0 else {
-            throw .corruptState("join index: bad settings")
-        }
-        self.init(
-            vectorWidth: vectorWidth, outputWidth: outputWidth, maxEntries: maxEntries, ttlMs: ttl)
-        var values: [Int] = []
-        for _ in 0..<8 { values.append(try reader.int()) }
-        counts.kept = values[0]
-        counts.joined = values[1]
-        counts.unmatched = values[2]
-        counts.late = values[3]
-        counts.duplicate = values[4]
-        counts.expired = values[5]
-        counts.evicted = values[6]
-        counts.replaced = values[7]
+        self = try Self.readSettingsAndCounts(&reader, what: "join index")
         let first = try reader.int()
         let end = try reader.int()
         guard first >= 0, end >= first, end - first <= 2 * maxEntries + 8192 else {
