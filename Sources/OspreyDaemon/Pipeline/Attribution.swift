@@ -7,9 +7,10 @@ import OspreyModel
 /// The candidates are the ``candidateCount`` features farthest from their training mean, in
 /// standard deviations after the model's own normalisation: a feature at its mean cannot
 /// change the score by being set to it, and one near it rarely explains much. So one alert
-/// costs a forward pass over `1 + candidateCount` rows, a fifth of occluding every feature; it is computed for alerts only, never
-/// for every event. It is exact for what it measures, and, like gradient × input, a local
-/// explanation that ignores interactions between features.
+/// costs a forward pass over `1 + candidateCount` rows, a fifth of occluding every feature;
+/// it is computed for alerts only, never for every event. It is exact for what it measures,
+/// and, like gradient × input, a local explanation that ignores interactions between
+/// features.
 ///
 /// The alerts of one micro-batch are explained together: their occluded rows go through the
 /// network in a few large passes rather than one small pass per alert, which the matrix
@@ -46,16 +47,9 @@ final class Attribution {
         standardised = [Float](repeating: 0, count: width)
     }
 
-    /// The `limit` features that raise head `head`'s probability most for `features`, largest
-    /// contribution first; features that lower it are left out.
-    func topFeatures(
-        _ features: ArraySlice<Float>, category: String?, head: Int, limit: Int
-    ) -> [FeatureContribution] {
-        explain([Request(features: features, category: category, head: head)], limit: limit)[0]
-    }
-
-    /// The top features of every request, in the order of `requests`; see
-    /// ``topFeatures(_:category:head:limit:)``.
+    /// For every request, in the order of `requests`: the `limit` features that raise its
+    /// head's probability most, largest contribution first; features that lower it are left
+    /// out.
     func explain(_ requests: [Request], limit: Int) -> [[FeatureContribution]] {
         guard limit > 0 else { return requests.map { _ in [] } }
         var results: [[FeatureContribution]] = []
