@@ -38,14 +38,16 @@ public struct PartitionCheckpoint {
     public let joinIndex: [UInt8]?
     let joinLog: JoinLogPosition
 
+    /// A checkpoint without a join store. One with a join store is written by
+    /// `CheckpointDirectory`, which appends its entries to the join log first.
     public init(
         topic: String, partition: Int32, nextOffset: Int64, nextLabelOffset: Int64,
-        modelVersion: String, store: FeatureStore, joinStore: LabelJoinStore? = nil
+        modelVersion: String, store: FeatureStore
     ) {
         self.init(
             topic: topic, partition: partition, nextOffset: nextOffset,
             nextLabelOffset: nextLabelOffset, modelVersion: modelVersion, store: store,
-            joinStore: joinStore, joinIndex: joinStore?.logIndex(), joinLog: JoinLogPosition())
+            joinStore: nil, joinIndex: nil, joinLog: JoinLogPosition())
     }
 
     init(
