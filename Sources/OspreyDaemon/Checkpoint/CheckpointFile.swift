@@ -53,7 +53,7 @@ public struct CheckpointFile: Sendable {
         guard rename(temporaryPath, currentPath) == 0 else {
             throw .io(path: temporaryPath, operation: "rename", errno: errno)
         }
-        try syncDirectory()
+        try fsyncDirectory(directory)
     }
 
     /// What ``read()`` found: the payload, and whether it came from the previous file because the
@@ -131,29 +131,7 @@ public struct CheckpointFile: Sendable {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
         defer { close(descriptor) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in
-                Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, operation: "write", errno: errno)
-            }
-            offset += written
-        }
-        guard fsync(descriptor) == 0 else {
-            throw .io(path: path, operation: "fsync", errno: errno)
-        }
-    }
-
-    private func syncDirectory() throws(CheckpointError) {
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .io(path: directory, operation: "open", errno: errno) }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else {
-            throw .io(path: directory, operation: "fsync", errno: errno)
-        }
+        try writeAllAndSync(bytes, descriptor: descriptor, at: 0, path: path)
     }
 
     private func readWhole(_ path: String) throws(CheckpointError) -> [UInt8] {
@@ -178,6 +156,35 @@ public struct CheckpointFile: Sendable {
 
 private func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
     withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+}
+
+/// Writes all of `bytes` at `offset` of the open file `descriptor` (`path` names it in errors),
+/// then fsyncs it.
+func writeAllAndSync(_ bytes: [UInt8], descriptor: Int32, at offset: off_t, path: String)
+    throws(CheckpointError)
+{
+    var written = 0
+    while written < bytes.count {
+        let count = bytes.withUnsafeBytes { buffer in
+            pwrite(
+                descriptor, buffer.baseAddress! + written, buffer.count - written,
+                offset + off_t(written))
+        }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw .io(path: path, operation: "write", errno: errno)
+        }
+        written += count
+    }
+    guard fsync(descriptor) == 0 else { throw .io(path: path, operation: "fsync", errno: errno) }
+}
+
+/// Fsyncs the directory at `path`, so that the names created or renamed in it last.
+func fsyncDirectory(_ path: String) throws(CheckpointError) {
+    let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+    defer { close(descriptor) }
+    guard fsync(descriptor) == 0 else { throw .io(path: path, operation: "fsync", errno: errno) }
 }
 
 func readUInt32(_ bytes: [UInt8], at offset: Int) -> UInt32 {

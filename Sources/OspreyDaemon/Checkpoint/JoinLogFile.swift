@@ -142,31 +142,7 @@ struct JoinLogFile {
         guard ftruncate(descriptor, off_t(offset)) == 0 else {
             throw .io(path: path, operation: "ftruncate", errno: errno)
         }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { buffer in
-                pwrite(
-                    descriptor, buffer.baseAddress! + written, buffer.count - written,
-                    off_t(offset) + off_t(written))
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, operation: "write", errno: errno)
-            }
-            written += count
-        }
-        guard fsync(descriptor) == 0 else {
-            throw .io(path: path, operation: "fsync", errno: errno)
-        }
-        if truncate {
-            let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard folder >= 0 else {
-                throw .io(path: directory, operation: "open", errno: errno)
-            }
-            defer { close(folder) }
-            guard fsync(folder) == 0 else {
-                throw .io(path: directory, operation: "fsync", errno: errno)
-            }
-        }
+        try writeAllAndSync(bytes, descriptor: descriptor, at: off_t(offset), path: path)
+        if truncate { try fsyncDirectory(directory) }
     }
 }
