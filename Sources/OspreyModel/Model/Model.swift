@@ -95,7 +95,7 @@ public final class Scorer {
         let extra = model.categoryInputs.count
         model.normalisation.apply(
             features, rows: rows, into: standardised.pointer, targetStride: width + extra)
-        run(rows: rows, categories: categories)
+        run(rows: rows, categories: categories, occlusion: nil)
     }
 
     /// Scores a batch laid out as `occlusion` says (`[occlusion.rows, schema.count]` at
@@ -120,15 +120,12 @@ public final class Scorer {
                 copy[column] = 0
             }
         }
-        let layers = model.network.inputLayers
-        for layer in layers { layer.occlusion = occlusion }
-        defer { for layer in layers { layer.occlusion = nil } }
-        run(rows: rows, categories: categories)
+        run(rows: rows, categories: categories, occlusion: occlusion)
     }
 
     /// The network and the calibration over the first `rows` standardised rows, after the
     /// category one-hot is written into them.
-    private func run(rows: Int, categories: ArraySlice<String?>) {
+    private func run(rows: Int, categories: ArraySlice<String?>, occlusion: InputOcclusion?) {
         let width = model.schema.count
         let extra = model.categoryInputs.count
         if extra > 0 {
@@ -143,7 +140,7 @@ public final class Scorer {
                 }
             }
         }
-        model.network.forward(x: standardised.pointer, rows: rows)
+        model.network.score(x: standardised.pointer, rows: rows, occlusion: occlusion)
         for (index, head) in model.heads.enumerated() {
             let logits = model.network.logits(head: index)
             let output = outputs[index]

@@ -40,20 +40,33 @@ public final class Dense<T: BLASScalar> {
         return ones.pointer
     }
 
-    /// `y = x W + b` for `rows` rows.
+    /// `y = x W + b` for `rows` rows; row `r` of `x` starts at `x + r * lda` (`lda` defaults
+    /// to ``inputs``).
     @_specialize(where T == Float)
-    public func forward(x: UnsafePointer<T>, rows: Int, y: UnsafeMutablePointer<T>) {
-        if let occlusion, occlusion.rows == rows {
+    public func forward(
+        x: UnsafePointer<T>, lda: Int? = nil, rows: Int, y: UnsafeMutablePointer<T>
+    ) {
+        if let occlusion, occlusion.rows == rows, lda == nil {
             forward(x: x, occlusion: occlusion, y: y)
             return
         }
+        Self.affine(
+            x: x, lda: lda ?? inputs, rows: rows, inputs: inputs, outputs: outputs,
+            weight: weight.values.baseAddress!, bias: bias.values.baseAddress!, y: y)
+    }
+
+    /// `y = x W + b` over raw buffers: each row of `y` starts as `b` and one `gemm` with
+    /// `beta = 1` adds `x W`, which spares the separate pass `gemm` makes to clear `y` when
+    /// `beta = 0` and a second pass to add the bias.
+    @_specialize(where T == Float)
+    static func affine(
+        x: UnsafePointer<T>, lda: Int, rows: Int, inputs: Int, outputs: Int,
+        weight: UnsafePointer<T>, bias: UnsafePointer<T>, y: UnsafeMutablePointer<T>
+    ) {
+        for row in 0..<rows { (y + row * outputs).update(from: bias, count: outputs) }
         T.gemm(
             transA: false, transB: false, m: rows, n: outputs, k: inputs, alpha: 1,
-            a: x, lda: inputs, b: weight.values.baseAddress!, ldb: outputs,
-            beta: 0, c: y, ldc: outputs)
-        T.ger(
-            m: rows, n: outputs, alpha: 1, x: onesVector(rows), incX: 1,
-            y: bias.values.baseAddress!, incY: 1, a: y, lda: outputs)
+            a: x, lda: lda, b: weight, ldb: outputs, beta: 1, c: y, ldc: outputs)
     }
 
     /// Adds this batch's gradients to `W` and `b`, and writes (or adds, when `accumulate`)

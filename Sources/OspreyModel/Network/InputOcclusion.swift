@@ -37,21 +37,22 @@ public final class InputOcclusion: Sendable {
     }
 }
 
-extension Dense {
-    /// ``forward(x:rows:y:)`` for a batch laid out as `occlusion` says: each base row by a
-    /// matrix-vector product, each copy from its base row's output.
+extension InputOcclusion {
+    /// `y = x W + b` for a batch laid out as this occlusion says, over raw buffers
+    /// (`W: [inputs, outputs]`): each base row by a matrix-vector product, each copy from its
+    /// base row's output.
     @_specialize(where T == Float)
-    func forward(
-        x: UnsafePointer<T>, occlusion: InputOcclusion, y: UnsafeMutablePointer<T>
+    func apply<T: BLASScalar>(
+        x: UnsafePointer<T>, inputs: Int, outputs: Int, weight: UnsafePointer<T>,
+        bias: UnsafePointer<T>, y: UnsafeMutablePointer<T>
     ) {
-        let weights = weight.values.baseAddress!
-        for group in occlusion.groups {
+        for group in groups {
             let base = y + group.baseRow * outputs
             let input = x + group.baseRow * inputs
             // y_base = W^T x_base + b
-            base.update(from: bias.values.baseAddress!, count: outputs)
+            base.update(from: bias, count: outputs)
             T.gemv(
-                trans: true, m: inputs, n: outputs, alpha: 1, a: weights, lda: outputs,
+                trans: true, m: inputs, n: outputs, alpha: 1, a: weight, lda: outputs,
                 x: input, incX: 1, beta: 1, y: base, incY: 1)
             for (position, column) in group.columns.enumerated() {
                 let copy = base + (position + 1) * outputs
@@ -59,10 +60,21 @@ extension Dense {
                 let value = input[column]
                 if value != 0 {
                     T.axpy(
-                        n: outputs, alpha: -value, x: weights + column * outputs, incX: 1,
+                        n: outputs, alpha: -value, x: weight + column * outputs, incX: 1,
                         y: copy, incY: 1)
                 }
             }
         }
+    }
+}
+
+extension Dense {
+    /// ``forward(x:rows:y:)`` for a batch laid out as `occlusion` says.
+    func forward(
+        x: UnsafePointer<T>, occlusion: InputOcclusion, y: UnsafeMutablePointer<T>
+    ) {
+        occlusion.apply(
+            x: x, inputs: inputs, outputs: outputs, weight: weight.values.baseAddress!,
+            bias: bias.values.baseAddress!, y: y)
     }
 }

@@ -7,7 +7,7 @@ import OspreyCore
 ///
 ///     expert_e = Tower_e(x)                       // [rows, H], ReLU
 ///     g_h      = softmax(x G_h + c_h)             // [rows, E], each row sums to one
-///     m_h[r]   = sum_e g_h[r, e] * expert_e[r]    // [rows, H], one gemv per row
+///     m_h[r]   = sum_e g_h[r, e] * expert_e[r]    // [rows, H]
 ///     logits_h = Tower_h(m_h)                     // [rows, width_h]
 ///
 /// Backward through the mixture, with `dm = dL/dm_h`:
@@ -23,7 +23,8 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
     public let towers: [Tower<T>]
     private let gateValues: [Workspace<T>]
     private let mixed: [Workspace<T>]
-    private let stacked: Workspace<T>
+    /// The experts' first layers and the gates as one product, for scoring.
+    private let fused: FusedInputLayers<T>
     private let dMixed: Workspace<T>
     private let dGate: Workspace<T>
     private let dExperts: [Workspace<T>]
@@ -57,7 +58,7 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         }
         gateValues = heads.map { _ in Workspace(columns: shape.experts) }
         mixed = heads.map { _ in Workspace(columns: width) }
-        stacked = Workspace(columns: width * shape.experts)
+        fused = FusedInputLayers(experts.map { $0.layers[0] } + gates)
         dMixed = Workspace(columns: width)
         dGate = Workspace(columns: shape.experts)
         dExperts = experts.map { _ in Workspace(columns: width) }
@@ -73,6 +74,11 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
         experts.flatMap(\.layers) + gates + towers.flatMap(\.layers)
     }
     public var inputLayers: [Dense<T>] { experts.map { $0.layers[0] } + gates }
+    public var scoringShapes: [(inputs: Int, outputs: Int)] {
+        [(fused.inputs, fused.width)]
+            + experts.flatMap { $0.layers.dropFirst().map { ($0.inputs, $0.outputs) } }
+            + towers.flatMap { $0.layers.map { ($0.inputs, $0.outputs) } }
+    }
 
     /// Head `head`'s gate values of the last forward, `[rows, experts]`.
     public func gate(head: Int) -> UnsafeMutablePointer<T> { gateValues[head].pointer }
@@ -80,35 +86,65 @@ public final class MMoENetwork<T: BLASScalar>: MultiTaskNetwork {
     @_specialize(where T == Float)
     public func forward(x: UnsafePointer<T>, rows: Int) {
         for expert in experts { expert.forward(x: x, rows: rows) }
-        let width = expertWidth
-        let count = experts.count
-        // The experts' outputs side by side, [rows, E * H], so that each row's mixture is one
-        // matrix-vector product.
-        stacked.reserve(rows: rows)
-        for (index, expert) in experts.enumerated() {
-            T.matrixCopy(
-                rows: rows, columns: width, a: expert.output, lda: width,
-                b: stacked.pointer + index * width, ldb: count * width)
-        }
         for head in heads.indices {
             let g = gateValues[head]
             g.reserve(rows: rows)
             gates[head].forward(x: x, rows: rows, y: g.pointer)
+            Activation.softmaxRows(g.pointer, rows: rows, columns: experts.count)
+            mix(head: head, rows: rows)
+            towers[head].forward(x: mixed[head].pointer, rows: rows)
+        }
+    }
+
+    /// ``forward(x:rows:)`` with the experts' first layers and the gates computed as one
+    /// product (see ``FusedInputLayers``).
+    @_specialize(where T == Float)
+    public func score(x: UnsafePointer<T>, rows: Int, occlusion: InputOcclusion?) {
+        fused.forward(x: x, rows: rows, occlusion: occlusion)
+        let first = fused.output.pointer
+        let ld = fused.width
+        for (index, expert) in experts.enumerated() {
+            expert.forward(first: first + fused.offsets[index], ld: ld, rows: rows)
+        }
+        let count = experts.count
+        for head in heads.indices {
+            let g = gateValues[head]
+            g.reserve(rows: rows)
+            T.matrixCopy(
+                rows: rows, columns: count, a: first + fused.offsets[count + head], lda: ld,
+                b: g.pointer, ldb: count)
             Activation.softmaxRows(g.pointer, rows: rows, columns: count)
-            // m[r] = S[r]ᵀ g[r] with S[r] the experts' outputs for row r, [E, H].
-            let m = mixed[head]
-            m.reserve(rows: rows)
-            let gatePointer = UnsafePointer(g.pointer)
-            let stackedPointer = UnsafePointer(stacked.pointer)
-            let target = m.pointer
-            for row in 0..<rows {
-                T.gemv(
-                    trans: true, m: count, n: width, alpha: 1,
-                    a: stackedPointer + row * count * width, lda: width,
-                    x: gatePointer + row * count, incX: 1, beta: 0, y: target + row * width,
-                    incY: 1)
+            mix(head: head, rows: rows)
+            towers[head].forward(x: mixed[head].pointer, rows: rows)
+        }
+    }
+
+    /// Head `head`'s mixture `m[r] = sum_e g[r, e] * expert_e[r]` from the experts' outputs
+    /// and the gate values of this forward.
+    ///
+    /// Each row is a weighted sum of `E` short rows: element-wise work like an activation,
+    /// written as a loop because one BLAS call per row (a `gemv` of `[E, H]`) costs more in
+    /// calls than the arithmetic.
+    @_specialize(where T == Float)
+    private func mix(head: Int, rows: Int) {
+        let width = expertWidth
+        let count = experts.count
+        let g = UnsafePointer(gateValues[head].pointer)
+        let m = mixed[head]
+        m.reserve(rows: rows)
+        let outputs = experts.map { UnsafePointer($0.output) }
+        let target = m.pointer
+        for row in 0..<rows {
+            let out = target + row * width
+            let weights = g + row * count
+            let first = outputs[0] + row * width
+            let weight = weights[0]
+            for column in 0..<width { out[column] = weight * first[column] }
+            for index in 1..<count {
+                let source = outputs[index] + row * width
+                let weight = weights[index]
+                for column in 0..<width { out[column] += weight * source[column] }
             }
-            towers[head].forward(x: m.pointer, rows: rows)
         }
     }
 

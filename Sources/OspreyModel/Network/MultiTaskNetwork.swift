@@ -18,6 +18,10 @@ public protocol MultiTaskNetwork<Scalar>: AnyObject {
     var parameters: [Parameter<Scalar>] { get }
 
     func forward(x: UnsafePointer<Scalar>, rows: Int)
+    /// The forward pass for scoring: the same logits as ``forward(x:rows:)``, up to the
+    /// rounding of the sums, but it may take a faster path that leaves nothing for a backward
+    /// pass. With `occlusion`, the batch is laid out as it says (see ``InputOcclusion``).
+    func score(x: UnsafePointer<Scalar>, rows: Int, occlusion: InputOcclusion?)
     func logits(head: Int) -> UnsafeMutablePointer<Scalar>
     func backward(x: UnsafePointer<Scalar>, rows: Int, dLogits: [UnsafePointer<Scalar>?])
 
@@ -29,6 +33,10 @@ public protocol MultiTaskNetwork<Scalar>: AnyObject {
     /// times `gemm` alone on the same shapes.
     var denseLayers: [Dense<Scalar>] { get }
 
+    /// The `[inputs, outputs]` shapes of the `gemm` calls ``score(x:rows:occlusion:)`` makes,
+    /// in order, for the benchmark.
+    var scoringShapes: [(inputs: Int, outputs: Int)] { get }
+
     /// The dense layers that read the network's input `x` directly (the first layer of each
     /// bottom or expert, and each MMoE gate); every other layer reads their outputs.
     var inputLayers: [Dense<Scalar>] { get }
@@ -39,6 +47,19 @@ public protocol MultiTaskNetwork<Scalar>: AnyObject {
 
 extension MultiTaskNetwork {
     public var parameterGroups: [[Parameter<Scalar>]] { [parameters] }
+
+    /// ``forward(x:rows:)``, with `occlusion` set on the ``inputLayers`` for the pass.
+    public func score(x: UnsafePointer<Scalar>, rows: Int, occlusion: InputOcclusion?) {
+        guard let occlusion else { return forward(x: x, rows: rows) }
+        let layers = inputLayers
+        for layer in layers { layer.occlusion = occlusion }
+        defer { for layer in layers { layer.occlusion = nil } }
+        forward(x: x, rows: rows)
+    }
+
+    public var scoringShapes: [(inputs: Int, outputs: Int)] {
+        denseLayers.map { ($0.inputs, $0.outputs) }
+    }
 
     /// Multiply-adds per row in the dense layers of a forward pass (the mixing, activations
     /// and bias additions are not counted).

@@ -73,6 +73,38 @@ public final class Tower<T: BLASScalar> {
         return output
     }
 
+    /// Runs the tower for scoring when its first layer's `x W + b` is already computed
+    /// (by ``FusedInputLayers``): `first` holds it, row `r` at `first + r * ld`. The ReLU
+    /// after the first layer is applied to `first` in place; the result is in ``output``.
+    /// Never drops units.
+    @_specialize(where T == Float)
+    func forward(first: UnsafeMutablePointer<T>, ld: Int, rows: Int) {
+        let width = layers[0].outputs
+        if layers.count > 1 || reluOnOutput {
+            for row in 0..<rows { Activation.relu(first + row * ld, count: width) }
+        }
+        if layers.count == 1 {
+            let out = outputs[0]
+            out.reserve(rows: rows)
+            T.matrixCopy(
+                rows: rows, columns: width, a: first, lda: ld, b: out.pointer, ldb: width)
+            return
+        }
+        var input = UnsafePointer(first)
+        var lda = ld
+        for index in 1..<layers.count {
+            let layer = layers[index]
+            let out = outputs[index]
+            out.reserve(rows: rows)
+            layer.forward(x: input, lda: lda, rows: rows, y: out.pointer)
+            if index < layers.count - 1 || reluOnOutput {
+                Activation.relu(out.pointer, count: rows * layer.outputs)
+            }
+            input = UnsafePointer(out.pointer)
+            lda = layer.outputs
+        }
+    }
+
     /// Backward pass for the last forward on `x`, given `dOutput: [rows, outputWidth]`.
     ///
     /// Adds the parameters' gradients and writes (or adds, when `accumulate`) the gradient

@@ -12,7 +12,13 @@ public final class Parameter<T: BLASScalar> {
     public let name: String
     public let shape: [Int]
     /// The values; `values.count` is the product of ``shape``.
+    ///
+    /// - Important: code that writes them other than through ``assign(_:)`` or the optimiser
+    ///   must call ``changed()`` afterwards, or a scoring copy of them (``FusedInputLayers``)
+    ///   keeps the old values.
     public let values: UnsafeMutableBufferPointer<T>
+    /// Counts changes of ``values`` (see ``changed()``).
+    public private(set) var generation: UInt64 = 0
     /// The gradient of the loss with respect to ``values``, summed since ``zeroGradient()``.
     public let gradient: UnsafeMutableBufferPointer<T>
 
@@ -43,7 +49,11 @@ public final class Parameter<T: BLASScalar> {
     public func assign(_ newValues: [T]) {
         precondition(newValues.count == count, "parameter \(name): wrong number of values")
         _ = values.update(fromContentsOf: newValues)
+        changed()
     }
+
+    /// Records that ``values`` changed.
+    public func changed() { generation &+= 1 }
 }
 
 /// A scratch matrix `[rows, columns]`, row-major, that keeps its storage between batches.

@@ -9,9 +9,10 @@ import OspreyFeatures
 ///
 /// For a batch size `B`, the model figure times ``Scorer/score(_:rows:)`` (standardise,
 /// network, calibration) on `B` random rows; the baseline times exactly the `gemm` calls the
-/// network's dense layers make (`[B, in] x [in, out]`, in forward order) with nothing else.
-/// Both count the same floating-point work, `2 * B * sum(in * out)`, so the ratio of their
-/// GFLOP/s is the share of the time the model spends in `gemm`.
+/// network's scoring pass makes (`[B, in] x [in, out]` for each of its
+/// ``MultiTaskNetwork/scoringShapes``, in order) with nothing else. Both count the same
+/// floating-point work, `2 * B * sum(in * out)`, so the ratio of their GFLOP/s is the share of
+/// the time the model spends in `gemm`.
 ///
 /// Thread: runs on the caller's thread; OpenBLAS's thread count is the caller's choice.
 public enum ScoreBenchmark {
@@ -54,22 +55,26 @@ public enum ScoreBenchmark {
             time(seconds: seconds) { scorer.score(x.baseAddress!, rows: batch) }
         }
 
-        let layers = model.network.denseLayers
-        let widest = layers.map { max($0.inputs, $0.outputs) }.max() ?? 1
+        let shapes = model.network.scoringShapes
+        let widest = shapes.map { max($0.inputs, $0.outputs) }.max() ?? 1
+        let largest = shapes.map { $0.inputs * $0.outputs }.max() ?? 1
         let input = UnsafeMutablePointer<Float>.allocate(capacity: batch * widest)
         input.initialize(repeating: 0.5, count: batch * widest)
+        let weights = UnsafeMutablePointer<Float>.allocate(capacity: largest)
+        weights.initialize(repeating: 0.01, count: largest)
         let output = UnsafeMutablePointer<Float>.allocate(capacity: batch * widest)
         output.initialize(repeating: 0, count: batch * widest)
         defer {
             input.deallocate()
+            weights.deallocate()
             output.deallocate()
         }
         let gemmSeconds = time(seconds: seconds) {
-            for layer in layers {
+            for shape in shapes {
                 Float.gemm(
-                    transA: false, transB: false, m: batch, n: layer.outputs, k: layer.inputs,
-                    alpha: 1, a: input, lda: layer.inputs, b: layer.weight.values.baseAddress!,
-                    ldb: layer.outputs, beta: 0, c: output, ldc: layer.outputs)
+                    transA: false, transB: false, m: batch, n: shape.outputs, k: shape.inputs,
+                    alpha: 1, a: input, lda: shape.inputs, b: weights, ldb: shape.outputs,
+                    beta: 0, c: output, ldc: shape.outputs)
             }
         }
         let flops = 2 * Double(batch) * Double(model.network.multiplyAddsPerRow)

@@ -68,6 +68,7 @@ public final class AdamOptimizer<T: BLASScalar> {
                 state = Moments(count: parameter.count)
                 moments[key] = state
             }
+            parameter.changed()
             let w = parameter.values.baseAddress!
             let g = parameter.gradient.baseAddress!
             let m = state.m.baseAddress!
