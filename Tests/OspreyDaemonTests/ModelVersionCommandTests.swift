@@ -8,7 +8,7 @@ import Testing
 
 /// `osprey model list`, `inspect`, `promote` and `rollback` as an operator runs them: the built
 /// binary on a real state directory whose versions the project's own code wrote.
-@Suite(.timeLimit(.minutes(1))) struct ModelVersionCommandTests {
+@Suite(.timeLimit(.minutes(3))) struct ModelVersionCommandTests {
     static func osprey(_ arguments: [String]) throws -> OspreyRun { try runOsprey(arguments) }
 
     static let schema = FeatureSchema(names: (0..<6).map { "feature_\($0)" })

@@ -7,7 +7,7 @@ import OspreyTestSupport
 import Testing
 
 /// The serving choice's file format and the lock that keeps concurrent changes consistent.
-@Suite(.timeLimit(.minutes(1))) struct ModelVersionsTests {
+@Suite(.timeLimit(.minutes(3))) struct ModelVersionsTests {
     @Test func theChoiceReadsBackAndADamagedOneIsNamed() throws {
         let choice = ServingChoice(
             version: 7, previous: Array(1...40), changedAt: "2026-12-04T06:00:00.000Z")

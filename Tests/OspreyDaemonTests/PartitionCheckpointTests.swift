@@ -197,3 +197,58 @@ import Testing
         }
     }
 }
+
+/// The checkpoint writer thread: a job encoded at one instant lands as it was, however the
+/// state moves on while it is written; a job that cannot be written says how far it got.
+@Suite struct CheckpointWriterTests {
+    @Test func aJobWritesTheStateAsItWasWhenEncoded() throws {
+        let (directory, state) = try PartitionCheckpointTests.setUp()
+        for key in UInt64(1)...3 { state.joinStore.keep(PartitionCheckpointTests.entry(key)) }
+        let writer = CheckpointWriter()
+        writer.start()
+        defer { writer.stop() }
+        var job = CheckpointJob(started: .now)
+        job.partitions = [try directory.prepare(state, modelVersion: "2")]
+        #expect(state.joinLog == JoinLogPosition())  // moved on only once written
+        writer.submit(job)
+        #expect(writer.isBusy)
+        // The pipeline goes on meanwhile.
+        state.nextEventOffset = 500
+        state.joinStore.keep(PartitionCheckpointTests.entry(4))
+        let outcome = try #require(writer.takeOutcome(wait: true))
+        #expect(outcome.error == nil && outcome.partitionsWritten == 1)
+        #expect(!writer.isBusy && writer.takeOutcome(wait: true) == nil)
+        let (checkpoint, _) = try #require(try directory.load(3))
+        #expect(checkpoint.nextOffset == 120)
+        let restored = try #require(checkpoint.joinStore)
+        #expect(restored.count == 3 && restored.entry(4) == nil)
+        #expect(checkpoint.joinLog == outcome.job.partitions[0].position)
+    }
+
+    @Test func aJobThatCannotBeWrittenSaysHowFarItGot() throws {
+        let (directory, state) = try PartitionCheckpointTests.setUp()
+        let writer = CheckpointWriter()
+        writer.start()
+        defer { writer.stop() }
+        var job = CheckpointJob(started: .now)
+        job.partitions = [try directory.prepare(state, modelVersion: "2")]
+        // A second partition whose directory does not exist.
+        let elsewhere = CheckpointDirectory(
+            stateDirectory: directory.directory + "/missing", topic: "events",
+            configuration: FeatureConfiguration(), logger: Logger(label: "test"))
+        job.partitions.append(try elsewhere.prepare(state, modelVersion: "2"))
+        writer.submit(job)
+        let outcome = try #require(writer.takeOutcome(wait: true))
+        #expect(outcome.partitionsWritten == 1)
+        guard case .io(_, let operation, _) = outcome.error else {
+            Issue.record("expected an I/O error, got \(String(describing: outcome.error))")
+            return
+        }
+        #expect(operation == "open")
+        // The writer takes the next job after a failure.
+        var again = CheckpointJob(started: .now)
+        again.partitions = [try directory.prepare(state, modelVersion: "3")]
+        writer.submit(again)
+        #expect(try #require(writer.takeOutcome(wait: true)).error == nil)
+    }
+}

@@ -29,7 +29,8 @@ struct JoinLogPosition: Sendable, Equatable {
 /// the next checkpoint writes a new generation with the live entries only; the file of a
 /// generation that neither the newest checkpoint nor the previous one names is removed.
 ///
-/// Thread: the pipeline thread only.
+/// Thread: any; one thread at a time for one partition's log (the pipeline plans the appends,
+/// the ``CheckpointWriter`` writes them).
 struct JoinLogFile {
     let directory: String
     let topic: String
@@ -46,6 +47,17 @@ struct JoinLogFile {
     func save(_ store: LabelJoinStore, after position: JoinLogPosition)
         throws(CheckpointError) -> JoinLogPosition
     {
+        let (append, next) = plan(store, after: position)
+        try append?.write()
+        return next
+    }
+
+    /// What ``save(_:after:)`` writes, without writing it: the chunk to append (nil when no
+    /// record is new) and the position it leads to. The chunk is a copy, so the write can
+    /// happen on another thread while the store moves on.
+    func plan(_ store: LabelJoinStore, after position: JoinLogPosition)
+        -> (JoinLogAppend?, JoinLogPosition)
+    {
         let dead = store.firstSequence - position.startSequence
         let live = store.endSequence - store.firstSequence
         let fresh =
@@ -54,19 +66,24 @@ struct JoinLogFile {
         if fresh {
             let generation = position.generation + 1
             let chunk = Self.chunk(store.logRecords(from: store.firstSequence))
-            try write(chunk, to: path(generation), at: 0, truncate: true)
-            return JoinLogPosition(
+            let append = JoinLogAppend(
+                directory: directory, path: path(generation), offset: 0, truncate: true,
+                chunk: chunk)
+            let next = JoinLogPosition(
                 generation: generation, length: UInt64(chunk.count),
                 startSequence: store.firstSequence, endSequence: store.endSequence,
                 continues: true)
+            return (append, next)
         }
         var next = position
         next.endSequence = store.endSequence
-        guard store.endSequence > position.endSequence else { return next }
+        guard store.endSequence > position.endSequence else { return (nil, next) }
         let chunk = Self.chunk(store.logRecords(from: position.endSequence))
-        try write(chunk, to: path(position.generation), at: position.length, truncate: false)
+        let append = JoinLogAppend(
+            directory: directory, path: path(position.generation), offset: position.length,
+            truncate: false, chunk: chunk)
         next.length += UInt64(chunk.count)
-        return next
+        return (append, next)
     }
 
     /// The records of the first `length` bytes of generation `generation`.
@@ -130,10 +147,24 @@ struct JoinLogFile {
         appendInteger(CheckpointFile.checksum(records), to: &bytes)
         return bytes
     }
+}
 
-    private func write(_ bytes: [UInt8], to path: String, at offset: UInt64, truncate: Bool)
-        throws(CheckpointError)
-    {
+/// One chunk for a join log, planned by ``JoinLogFile/plan(_:after:)``: where it goes and its
+/// bytes.
+///
+/// Thread: any (a value); two appends to the same file must not run at once.
+struct JoinLogAppend: Sendable {
+    let directory: String
+    let path: String
+    let offset: UInt64
+    /// Whether the chunk starts a new generation's file.
+    let truncate: Bool
+    let chunk: [UInt8]
+
+    /// Writes the chunk at its offset and fsyncs it (and the directory, for a new file).
+    ///
+    /// - Throws: ``CheckpointError/io(path:operation:errno:)`` when the file cannot be written.
+    func write() throws(CheckpointError) {
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0)
         let descriptor = open(path, flags, 0o600)
         guard descriptor >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
@@ -142,7 +173,7 @@ struct JoinLogFile {
         guard ftruncate(descriptor, off_t(offset)) == 0 else {
             throw .io(path: path, operation: "ftruncate", errno: errno)
         }
-        try writeAllAndSync(bytes, descriptor: descriptor, at: off_t(offset), path: path)
+        try writeAllAndSync(chunk, descriptor: descriptor, at: off_t(offset), path: path)
         if truncate { try fsyncDirectory(directory) }
     }
 }

@@ -23,6 +23,7 @@ public final class DaemonMetrics: Sendable {
     public let stateBytes: Family<Gauge>
     public let checkpointAge: Family<Gauge>
     public let checkpointDuration: Family<Histogram>
+    public let checkpointPause: Family<Histogram>
     public let checkpointsWritten: Family<Counter>
     public let checkpointsRefused: Family<Counter>
     public let modelVersion: Family<Gauge>
@@ -89,7 +90,12 @@ public final class DaemonMetrics: Sendable {
         checkpointAge = registry.gauge(
             "osprey_checkpoint_age_seconds", help: "Seconds since the last checkpoint was written.")
         checkpointDuration = registry.histogram(
-            "osprey_checkpoint_duration_seconds", help: "Time to write one checkpoint.",
+            "osprey_checkpoint_duration_seconds",
+            help: "Time from the start of a checkpoint until its files are written.",
+            buckets: latencyBuckets)
+        checkpointPause = registry.histogram(
+            "osprey_checkpoint_pause_seconds",
+            help: "Time a checkpoint holds up the pipeline: flushing outputs, encoding state.",
             buckets: latencyBuckets)
         checkpointsWritten = registry.counter(
             "osprey_checkpoints_total", help: "Partition checkpoints written.")

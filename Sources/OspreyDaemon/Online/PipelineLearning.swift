@@ -146,14 +146,6 @@ extension Pipeline {
         }
     }
 
-    /// Writes the examples beside the checkpoints when they changed; returns the bytes.
-    func saveTrainingState() throws -> Int {
-        guard learning.unsaved else { return 0 }
-        let bytes = try trainingState.save(learning)
-        learning.unsaved = false
-        return bytes
-    }
-
     /// The fraud head's prequential AUC-ROC for the summary line, or `none`.
     var fraudAUCField: LogValue {
         guard let auc = learning.quality["fraud"]?["auc_roc"], auc.isFinite else {

@@ -53,6 +53,13 @@ struct TrainingStateFile {
     ///
     /// - Throws: ``CheckpointError`` when the file cannot be written; the previous one stays.
     func save(_ learning: DaemonLearning) throws(CheckpointError) -> Int {
+        let bytes = encode(learning)
+        try file.write(bytes)
+        return bytes.count
+    }
+
+    /// The payload ``save(_:)`` writes, for a write on another thread (`file.write`).
+    func encode(_ learning: DaemonLearning) -> [UInt8] {
         var bytes = TrainingStateFile.magic
         appendInteger(TrainingStateFile.format, to: &bytes)
         appendInteger(UInt32(learning.vectorWidth), to: &bytes)
@@ -63,8 +70,7 @@ struct TrainingStateFile {
         append(learning.holdout.allExamples, to: &bytes)
         append(Array(unbiased[recentCount...]), to: &bytes)
         append(Array(unbiased[..<recentCount]), to: &bytes)
-        try file.write(bytes)
-        return bytes.count
+        return bytes
     }
 
     /// Restores the examples into `learning`; returns what came back, or nil when no file
@@ -125,11 +131,15 @@ struct TrainingStateFile {
 
     private func append(_ examples: [TrainingExample], to bytes: inout [UInt8]) {
         appendInteger(UInt32(examples.count), to: &bytes)
+        if let first = examples.first {
+            let each = 4 * (first.labels.count + first.vector.count) + 40
+            bytes.reserveCapacity(bytes.count + examples.count * each)
+        }
         for example in examples {
             appendInteger(UInt32(example.labels.count), to: &bytes)
-            for label in example.labels { appendInteger(label, to: &bytes) }
+            appendLittleEndian(example.labels, to: &bytes)
             appendInteger(UInt32(example.vector.count), to: &bytes)
-            for value in example.vector { appendInteger(value.bitPattern, to: &bytes) }
+            appendLittleEndian(example.vector, to: &bytes)
             appendInteger(UInt8(example.category == nil ? 0 : 1), to: &bytes)
             if let category = example.category { appendText(category, to: &bytes) }
             appendInteger(example.timeMs, to: &bytes)
@@ -176,4 +186,23 @@ struct TrainingStateFile {
         }
         return result
     }
+}
+
+/// Appends each value's little-endian bytes: on a little-endian machine the array's memory as
+/// it is, in one copy (the examples' vectors are most of a training state's bytes).
+private func appendLittleEndian(_ values: [Int32], to bytes: inout [UInt8]) {
+    #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    #else
+        for value in values { appendInteger(value, to: &bytes) }
+    #endif
+}
+
+/// Appends each value's bit pattern, little-endian, as ``appendLittleEndian(_:to:)`` does.
+private func appendLittleEndian(_ values: [Float], to bytes: inout [UInt8]) {
+    #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    #else
+        for value in values { appendInteger(value.bitPattern, to: &bytes) }
+    #endif
 }

@@ -139,22 +139,59 @@ struct CheckpointDirectory {
     ///
     /// - Returns: the number of bytes written.
     func save(_ state: PartitionState, modelVersion: String) throws -> Int {
+        let write = try prepare(state, modelVersion: modelVersion)
+        try write.perform()
+        state.joinLog = write.position
+        return write.bytes
+    }
+
+    /// Encodes `state`'s checkpoint and its join log append, for ``PartitionWrite/perform()``
+    /// to write, here or on the ``CheckpointWriter``'s thread. `state.joinLog` is left as it
+    /// is: the caller sets it to ``PartitionWrite/position`` once the write succeeded.
+    func prepare(_ state: PartitionState, modelVersion: String) throws -> PartitionWrite {
         let log = joinLog(for: state.partition)
         let previous = state.joinLog
-        let position = try log.save(state.joinStore, after: previous)
+        let (append, position) = log.plan(state.joinStore, after: previous)
         let checkpoint = PartitionCheckpoint(
             topic: topic, partition: state.partition, nextOffset: state.nextEventOffset,
             nextLabelOffset: state.nextLabelOffset, modelVersion: modelVersion,
             store: state.store, joinStore: nil, joinIndex: state.joinStore.logIndex(),
             joinLog: position)
-        let payload = try checkpoint.encoded()
-        try file(for: state.partition).write(payload)
-        state.joinLog = position
-        guard position.generation != previous.generation else {
-            return payload.count + Int(position.length - previous.length)
-        }
+        return PartitionWrite(
+            partition: state.partition, nextEventOffset: state.nextEventOffset, log: log,
+            append: append, file: file(for: state.partition), payload: try checkpoint.encoded(),
+            position: position, previousGeneration: previous.generation)
+    }
+}
+
+/// One partition's checkpoint, encoded: the join log chunk to append first, then the
+/// checkpoint file that covers it.
+///
+/// Thread: any (a value).
+struct PartitionWrite: Sendable {
+    let partition: Int32
+    /// The events offset the checkpoint resumes from.
+    let nextEventOffset: Int64
+    let log: JoinLogFile
+    let append: JoinLogAppend?
+    let file: CheckpointFile
+    let payload: [UInt8]
+    /// Where the join log stands once this is written.
+    let position: JoinLogPosition
+    let previousGeneration: UInt64
+
+    var bytes: Int { payload.count + (append?.chunk.count ?? 0) }
+
+    /// Appends to the join log, writes the checkpoint file, and removes join log generations
+    /// that neither this checkpoint nor the one before names.
+    ///
+    /// - Throws: ``CheckpointError`` when a file cannot be written; the checkpoint on disk is
+    ///   then the one before (a chunk appended without its checkpoint is ignored on load).
+    func perform() throws(CheckpointError) {
+        try append?.write()
+        try file.write(payload)
+        guard position.generation != previousGeneration else { return }
         // The previous checkpoint, now the fallback, may still name the generation before.
-        log.removeGenerations(keeping: [position.generation, previous.generation])
-        return payload.count + Int(position.length)
+        log.removeGenerations(keeping: [position.generation, previousGeneration])
     }
 }

@@ -34,6 +34,8 @@ final class Pipeline {
     let notifier: SystemdNotifier
     let featureConfiguration: FeatureConfiguration
     let checkpoints: CheckpointDirectory
+    /// Writes the checkpoints' files while the loop goes on.
+    let checkpointWriter = CheckpointWriter()
     let decoder: EventDecoder
     var model: Model
     var scorer: Scorer
@@ -117,6 +119,8 @@ final class Pipeline {
         restoreTrainingState()
         trainer?.start()
         defer { trainer?.stop() }
+        checkpointWriter.start()
+        defer { checkpointWriter.stop() }
         try prepareDelivery()
         try consumer.subscribe(topics: [settings.eventsTopic, settings.labelsTopic])
         logger.info(

@@ -6,7 +6,9 @@ import OspreyKafka
 ///
 /// - `at_least_once`: outputs are produced as they come; a checkpoint flushes the producer,
 ///   writes the partitions' state files, then commits the offsets. A crash repeats the
-///   outputs since the last commit, with the same ids.
+///   outputs since the last commit, with the same ids. The files are written on the
+///   ``CheckpointWriter``'s thread while the pipeline goes on; the offsets are committed when
+///   the pipeline takes the written outcome.
 /// - `exactly_once`: outputs are produced inside a Kafka transaction, begun on the first
 ///   output after a checkpoint. A checkpoint adds the offsets of every assigned partition to
 ///   the transaction and commits it, then writes the state files. A crash before the commit
@@ -43,21 +45,23 @@ extension Pipeline {
         transactionOpen = true
     }
 
-    /// Makes every output so far durable and commits `offsets` with them; under
-    /// at_least_once, `saveState` runs between the flush and the commit, under exactly_once
-    /// after the transaction's commit (see the type's discussion for why).
+    /// Makes every output so far durable, before the state that covers them is written.
+    ///
+    /// Under at_least_once that is a flush, and the offsets are committed only after the
+    /// state files are written: the returned offsets are for the caller to commit then. Under
+    /// exactly_once the transaction commits with `offsets` now (and they are committed
+    /// directly too, see the type's discussion); the state files follow, and nothing is
+    /// returned.
     ///
     /// - Throws: ``KafkaError`` when the outputs cannot be delivered in `budget`; under
     ///   exactly_once a failed transaction is aborted and ``DeliveryError`` thrown, which
     ///   stops the daemon: the events since the last checkpoint are handled again on restart.
-    func commitOutputs(
-        _ offsets: [TopicPartitionOffset], budget: Duration, saveState: () throws -> Void
-    ) throws {
+    func makeOutputsDurable(_ offsets: [TopicPartitionOffset], budget: Duration) throws
+        -> [TopicPartitionOffset]
+    {
         guard settings.guarantee == .exactlyOnce else {
             try producer.flush(timeout: budget)
-            try saveState()
-            if !offsets.isEmpty { try consumer.commit(offsets) }
-            return
+            return offsets
         }
         do {
             try joinTransaction()
@@ -72,7 +76,7 @@ extension Pipeline {
             throw DeliveryError(reason: "\(error)")
         }
         if !offsets.isEmpty { try consumer.commit(offsets) }
-        try saveState()
+        return []
     }
 }
 

@@ -127,18 +127,25 @@ extension Pipeline {
         return saved
     }
 
-    /// Checkpoints every assigned partition.
+    /// Checkpoints every assigned partition and waits until the files are written.
     func checkpointAll(flushBudget: Duration) throws {
         try scoreBatch()
         try checkpoint(Array(partitions.values), flushBudget: flushBudget)
     }
 
-    /// Makes the outputs durable, writes the partitions' checkpoints and commits their offsets,
-    /// in the order the processing guarantee needs (see `PipelineDelivery.swift`).
+    /// Makes the outputs durable, encodes the partitions' checkpoints (and the training
+    /// state), and has the ``CheckpointWriter`` write them; the offsets are committed once they
+    /// are written, in the order the processing guarantee needs (see `PipelineDelivery.swift`).
     ///
-    /// - Throws: when the producer cannot deliver within `flushBudget`; no checkpoint is
-    ///   written then, so nothing is marked done that was not delivered.
-    func checkpoint(_ states: [PartitionState], flushBudget: Duration) throws {
+    /// With `wait`, returns once the files are written and the offsets committed; without, it
+    /// returns after the encoding and a later ``finishCheckpoint(wait:)`` completes it. A
+    /// checkpoint in flight is finished first either way.
+    ///
+    /// - Throws: when the producer cannot deliver within `flushBudget` (nothing is written
+    ///   then, so nothing is marked done that was not delivered), or, with `wait`, when a file
+    ///   cannot be written.
+    func checkpoint(_ states: [PartitionState], flushBudget: Duration, wait: Bool = true) throws {
+        try finishCheckpoint(wait: true)
         let started = ContinuousClock.now
         let ordered = states.sorted { $0.partition < $1.partition }
         var offsets: [TopicPartitionOffset] = []
@@ -154,22 +161,49 @@ extension Pipeline {
                         offset: .exactly(state.nextLabelOffset)))
             }
         }
-        var bytes = 0
-        try commitOutputs(offsets, budget: flushBudget) {
-            for state in ordered {
-                bytes += try checkpoints.save(state, modelVersion: model.version)
-                metrics.checkpointsWritten.labels().increment()
-            }
-            bytes += try saveTrainingState()
+        var job = CheckpointJob(started: started)
+        job.offsetsAfterWrite = try makeOutputsDurable(offsets, budget: flushBudget)
+        for state in ordered {
+            job.partitions.append(try checkpoints.prepare(state, modelVersion: model.version))
         }
-        for state in ordered { state.outputFrom = max(state.outputFrom, state.nextEventOffset) }
-        lastCheckpoint = .now
-        let duration = ContinuousClock.now - started
+        if learning.unsaved {
+            job.training = (trainingState.file, trainingState.encode(learning))
+            learning.unsaved = false
+        }
+        metrics.checkpointPause.labels().observe((ContinuousClock.now - started).totalSeconds)
+        checkpointWriter.submit(job)
+        if wait { try finishCheckpoint(wait: true) }
+    }
+
+    /// Completes the checkpoint in flight once its files are written (at once with `wait`):
+    /// moves each written partition's join log position on, commits the offsets (those of
+    /// partitions still assigned) and records the checkpoint. Does nothing when none is in
+    /// flight or, without `wait`, while it is still being written.
+    ///
+    /// - Throws: the ``CheckpointError`` that stopped the write (nothing is committed then;
+    ///   the next checkpoint writes the state again), or a commit's ``KafkaError``.
+    func finishCheckpoint(wait: Bool) throws {
+        guard let outcome = checkpointWriter.takeOutcome(wait: wait) else { return }
+        let job = outcome.job
+        for write in job.partitions.prefix(outcome.partitionsWritten) {
+            metrics.checkpointsWritten.labels().increment()
+            guard let state = partitions[write.partition] else { continue }
+            state.joinLog = write.position
+            state.outputFrom = max(state.outputFrom, write.nextEventOffset)
+        }
+        if let error = outcome.error {
+            if job.training != nil { learning.unsaved = true }
+            throw error
+        }
+        let owned = job.offsetsAfterWrite.filter { partitions[$0.partition] != nil }
+        if !owned.isEmpty { try consumer.commit(owned) }
+        lastCheckpoint = outcome.finished
+        let duration = outcome.finished - job.started
         metrics.checkpointDuration.labels().observe(duration.totalSeconds)
         logger.debug(
             "checkpoint written",
             [
-                .partitions: .int(Int64(states.count)), .bytes: .int(Int64(bytes)),
+                .partitions: .int(Int64(job.partitions.count)), .bytes: .int(Int64(job.bytes)),
                 .durationMs: .int(duration.totalMilliseconds),
             ])
     }
@@ -178,15 +212,26 @@ extension Pipeline {
     func servePeriodicWork() throws {
         let now = ContinuousClock.now
         _ = try producer.poll(timeout: .zero)
-        if now - lastCheckpoint >= settings.checkpointInterval, !partitions.isEmpty {
+        if now - lastCheckpoint >= settings.checkpointInterval, !partitions.isEmpty,
+            !checkpointWriter.isBusy
+        {
             do {
-                try checkpointAll(flushBudget: settings.checkpointInterval)
+                try scoreBatch()
+                try checkpoint(
+                    Array(partitions.values), flushBudget: settings.checkpointInterval,
+                    wait: false)
             } catch let error as DeliveryError {
                 throw error
             } catch {
                 logger.error("checkpoint failed; retrying later", [.error: .string("\(error)")])
                 lastCheckpoint = now
             }
+        }
+        do {
+            try finishCheckpoint(wait: false)
+        } catch {
+            logger.error("checkpoint failed; retrying later", [.error: .string("\(error)")])
+            lastCheckpoint = now
         }
         metrics.checkpointAge.labels().set((ContinuousClock.now - lastCheckpoint).totalSeconds)
         serveLearning(now: now)

@@ -199,14 +199,15 @@ final class PipelineBenchDaemon {
         return figures
     }
 
-    /// The checkpoints the daemon wrote so far and the seconds they took in all, from its
-    /// metrics (the pipeline thread handles no event while it writes one).
-    func checkpointFigures() -> (count: Double, seconds: Double) {
-        guard let text = try? httpGet(metricsURL) else { return (0, 0) }
+    /// The checkpoints the daemon wrote so far, the seconds they took in all until on disk,
+    /// and the seconds of those the pipeline thread handled no event, from its metrics.
+    func checkpointFigures() -> (count: Double, seconds: Double, pauseSeconds: Double) {
+        guard let text = try? httpGet(metricsURL) else { return (0, 0, 0) }
         let scrape = MetricsScrape(text: text)
         return (
             scrape.total("osprey_checkpoint_duration_seconds_count") ?? 0,
-            scrape.total("osprey_checkpoint_duration_seconds_sum") ?? 0
+            scrape.total("osprey_checkpoint_duration_seconds_sum") ?? 0,
+            scrape.total("osprey_checkpoint_pause_seconds_sum") ?? 0
         )
     }
 
