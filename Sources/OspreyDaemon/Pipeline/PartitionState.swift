@@ -30,6 +30,8 @@ final class PartitionState {
     /// Events below this offset were already scored and their alerts delivered before a
     /// restart: they update the store again but write nothing.
     var outputFrom: Int64
+    /// When the partition's last checkpoint was on disk (its assignment, before the first).
+    var checkpointedAt = ContinuousClock.now
     /// `osprey_events_consumed_total` of this partition for clicks and for orders, looked up
     /// once rather than per event (a lookup takes the family's lock).
     let clicksConsumed: Counter

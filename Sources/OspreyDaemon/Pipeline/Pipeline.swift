@@ -47,7 +47,10 @@ final class Pipeline {
     /// What the signal and metrics threads share with the loop.
     let control = PipelineControl()
     var lifecycle: Lifecycle
-    var lastCheckpoint = ContinuousClock.now
+    /// When the last periodic checkpoint turn began, and how many turns there were (see
+    /// ``checkpointTurns``).
+    var lastCheckpointTurn = ContinuousClock.now
+    var checkpointTurn = 0
     var lastSummary = ContinuousClock.now
     var lastWatchdog = ContinuousClock.now
     var drainStarted: ContinuousClock.Instant?

@@ -144,7 +144,10 @@ extension Pipeline {
     /// - Throws: when the producer cannot deliver within `flushBudget` (nothing is written
     ///   then, so nothing is marked done that was not delivered), or, with `wait`, when a file
     ///   cannot be written.
-    func checkpoint(_ states: [PartitionState], flushBudget: Duration, wait: Bool = true) throws {
+    func checkpoint(
+        _ states: [PartitionState], flushBudget: Duration, wait: Bool = true,
+        trainingState saveTraining: Bool = true
+    ) throws {
         try finishCheckpoint(wait: true)
         let started = ContinuousClock.now
         let ordered = states.sorted { $0.partition < $1.partition }
@@ -166,7 +169,7 @@ extension Pipeline {
         for state in ordered {
             job.partitions.append(try checkpoints.prepare(state, modelVersion: model.version))
         }
-        if learning.unsaved {
+        if saveTraining, learning.unsaved {
             job.training = (trainingState.file, trainingState.encode(learning))
             learning.unsaved = false
         }
@@ -188,6 +191,7 @@ extension Pipeline {
         for write in job.partitions.prefix(outcome.partitionsWritten) {
             metrics.checkpointsWritten.labels().increment()
             guard let state = partitions[write.partition] else { continue }
+            state.checkpointedAt = outcome.finished
             state.joinLog = write.position
             state.outputFrom = max(state.outputFrom, write.nextEventOffset)
         }
@@ -197,7 +201,6 @@ extension Pipeline {
         }
         let owned = job.offsetsAfterWrite.filter { partitions[$0.partition] != nil }
         if !owned.isEmpty { try consumer.commit(owned) }
-        lastCheckpoint = outcome.finished
         let duration = outcome.finished - job.started
         metrics.checkpointDuration.labels().observe(duration.totalSeconds)
         logger.debug(
@@ -212,28 +215,34 @@ extension Pipeline {
     func servePeriodicWork() throws {
         let now = ContinuousClock.now
         _ = try producer.poll(timeout: .zero)
-        if now - lastCheckpoint >= settings.checkpointInterval, !partitions.isEmpty,
+        let turns = checkpointTurns
+        if now - lastCheckpointTurn >= settings.checkpointInterval / turns, !partitions.isEmpty,
             !checkpointWriter.isBusy
         {
             do {
                 try scoreBatch()
+                let numbers = partitions.keys.sorted()
+                let turn = checkpointTurn % turns
+                let chosen = numbers.indices.filter { $0 % turns == turn }.compactMap {
+                    partitions[numbers[$0]]
+                }
                 try checkpoint(
-                    Array(partitions.values), flushBudget: settings.checkpointInterval,
-                    wait: false)
+                    chosen, flushBudget: settings.checkpointInterval, wait: false,
+                    trainingState: turn == 0)
+                checkpointTurn += 1
             } catch let error as DeliveryError {
                 throw error
             } catch {
                 logger.error("checkpoint failed; retrying later", [.error: .string("\(error)")])
-                lastCheckpoint = now
             }
+            lastCheckpointTurn = now
         }
         do {
             try finishCheckpoint(wait: false)
         } catch {
             logger.error("checkpoint failed; retrying later", [.error: .string("\(error)")])
-            lastCheckpoint = now
         }
-        metrics.checkpointAge.labels().set((ContinuousClock.now - lastCheckpoint).totalSeconds)
+        metrics.checkpointAge.labels().set(checkpointAge.totalSeconds)
         serveLearning(now: now)
         if let interval = notifier.watchdogInterval, now - lastWatchdog >= interval / 2 {
             notifier.watchdog()
@@ -265,10 +274,26 @@ extension Pipeline {
                 .alerts: .string(alerts.isEmpty ? "none" : alerts),
                 .deadLetters: .int(Int64(summary.deadLetters)),
                 .version: .string(model.version), .fraudAUC: fraudAUCField,
-                .checkpointAgeS: .int((ContinuousClock.now - lastCheckpoint).components.seconds),
+                .checkpointAgeS: .int(checkpointAge.components.seconds),
                 .partitions: .int(Int64(partitions.count)),
             ])
         notifier.status("\(Int(rate)) events/s, lag \(lag), model v\(model.version)")
         summary.reset()
+    }
+
+    /// How many turns the periodic checkpoint takes to cover every partition once, each turn
+    /// a share of them, one turn every `checkpoint.interval / turns`: the pause to flush and
+    /// encode is then a share of the whole state's, and each partition is still checkpointed
+    /// once an interval. Under exactly_once one turn covers every partition, since the one
+    /// transaction commits the outputs of all.
+    var checkpointTurns: Int {
+        settings.guarantee == .exactlyOnce ? 1 : max(1, min(partitions.count, 8))
+    }
+
+    /// The age of the oldest partition checkpoint (since the partition was assigned, when it
+    /// has none yet).
+    var checkpointAge: Duration {
+        guard let oldest = partitions.values.map(\.checkpointedAt).min() else { return .zero }
+        return ContinuousClock.now - oldest
     }
 }
