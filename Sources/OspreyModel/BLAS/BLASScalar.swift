@@ -64,15 +64,17 @@ private func transpose(_ flag: Bool) -> CBLAS_TRANSPOSE { flag ? CblasTrans : Cb
 
 extension Float: BLASScalar {
     /// Products with more columns than this are computed in column panels.
-    static let panelColumns = 96
+    static let panelColumns = 64
 
-    /// `C = alpha * op(A) * op(B) + beta * C`; products of 97 to 351 columns are computed as
-    /// `ceil(n / 96)` panels of at most 96 columns (a multiple of 8), one `cblas_sgemm` each.
+    /// `C = alpha * op(A) * op(B) + beta * C`; products of 65 to 351 columns are computed in
+    /// `ceil(n / 64)` panels of equal width (rounded up to a multiple of 8), one `cblas_sgemm`
+    /// each.
     ///
     /// OpenBLAS 0.3.21's Zen kernel (Debian 12's) runs one call of a few hundred rows with a
     /// middling column count at 11-13 GFLOP/s on one core here, and the same product in
-    /// panels of 64-96 columns at 28-33 (measured for `[256, 121] x [121, 264]`, the default
-    /// MMoE's fused input layers, and for the backward products of those shapes). Panels
+    /// panels of 56-64 columns at 27-31 (measured for `[256, 121] x [121, 264]` and
+    /// `[256, 136] x [136, 264]`, the default MMoE's fused input layers for events and for
+    /// handbook files; wider panels stay slow when the inner dimension is 136). Panels
     /// change no element's reduction length, but the kernel may sum in another order, so
     /// results can differ from one call's in the last bits; a shape is always computed the
     /// same way, so the same inputs give the same outputs.
