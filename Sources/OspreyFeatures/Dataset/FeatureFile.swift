@@ -159,8 +159,6 @@ struct ReadPass {
     var firstRejections: [(line: Int, error: DecodeError)] = []
     /// Whether decoding fills the lines' strings (the benchmark does not need them).
     var wantsText = true
-    /// What the decoders write to when the pass does not want text (they leave it alone).
-    private var unusedFacts = LineFacts(eventID: "", userID: "")
 
     init(
         store: FeatureStore, format: InputFormat, configuration: FeatureConfiguration,
@@ -243,14 +241,13 @@ struct ReadPass {
         if line.allSatisfy({ $0 == 32 || $0 == 9 }) { return nil }
         var facts: LineFacts?
         let event: DecodedEvent
+        // A local, not a stored property: passing a property of the pass inout to one of its
+        // own methods made Swift copy the whole pass (a retain and release of each of its
+        // references) on every line. Empty strings allocate nothing.
+        var text = LineFacts(eventID: "", userID: "")
         do {
-            if wantsText {
-                var text = LineFacts(eventID: "", userID: "")
-                event = try decode(line, number: number, facts: &text)
-                facts = text
-            } else {
-                event = try decode(line, number: number, facts: &unusedFacts)
-            }
+            event = try decode(line, number: number, facts: &text)
+            if wantsText { facts = text }
         } catch {
             reject(error, line: number)
             return nil
@@ -260,9 +257,11 @@ struct ReadPass {
             event: event, facts: facts, number: number)
         aheadCount += 1
         // The newest line gets stage 0, the next-oldest stage 1, ...
-        for stage in 0..<min(aheadCount, FeatureStore.prefetchDepth) {
-            let place = (aheadHead + aheadCount - 1 - stage) % places
-            ahead.withUnsafeBufferPointer { held in
+        let store = self.store
+        let (head, count) = (aheadHead, aheadCount)
+        ahead.withUnsafeBufferPointer { held in
+            for stage in 0..<min(count, FeatureStore.prefetchDepth) {
+                let place = (head + count - 1 - stage) % places
                 if let event = held[place]?.event, event.kind != .label {
                     store.prefetch(for: event, stage: stage)
                 }
