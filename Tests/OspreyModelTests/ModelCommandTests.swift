@@ -88,8 +88,9 @@ import Testing
         ])
         #expect(noDate.status == 64)
         #expect(noDate.error.contains("--from"))
-        let unknownKey = try Self.osprey(["bench score", "--architecture", "deep"])
+        let unknownKey = try Self.osprey(["bench", "score", "--architecture", "deep"])
         #expect(unknownKey.status == 64)
+        #expect(unknownKey.error.contains("deep"))
         let badFormat = try Self.osprey([
             "eval", "--model", "m", "--input", "x", "--format", "csv", "--from", "2018-01-01",
             "--to", "2018-01-02",
@@ -109,5 +110,30 @@ import Testing
         ])
         #expect(run.status == 64)
         #expect(run.error.contains("model.expert") && run.error.contains("line 3"))
+    }
+
+    /// `bench score --config` shapes its fresh model from the file's model.* keys, and names a
+    /// bad one with its line.
+    @Test func benchScoreTakesTheModelShapeFromAConfigFile() throws {
+        let directory = try TestEnvironment.temporaryDirectory("bench-score-config")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("shape.conf").path
+        try "model.hidden = 16\nmodel.experts = 3\ntraining.epochs = 2\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let run = try Self.osprey([
+            "bench", "score", "--config", config, "--features", "10", "--seconds", "0.01",
+        ])
+        #expect(run.status == 0, "\(run.error)")
+        #expect(run.output.contains("model: mmoe, 10 features, hidden [16], tower [16], experts 3"))
+        // Experts [10, 16] x 3, gates [10, 3] x 2, towers [16, 16] x 2, heads [16, 1], [16, 4].
+        let multiplyAdds: Int = 480 + 60 + 512 + 16 + 64
+        #expect(run.output.contains("\(multiplyAdds) multiply-adds per event"))
+        #expect(run.output.split(separator: "\n").filter { $0.hasSuffix("%") }.count == 3)
+
+        try "model.hidden = 16\nmodel.experts = many\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
+        let bad = try Self.osprey(["bench", "score", "--config", config, "--seconds", "0.01"])
+        #expect(bad.status == 64)
+        #expect(bad.error.contains("model.experts") && bad.error.contains("line 2"))
     }
 }

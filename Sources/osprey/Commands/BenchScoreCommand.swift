@@ -25,6 +25,10 @@ struct BenchScoreCommand: Command {
                     + "single_task."
             ),
             OptionSpec(
+                "config", value: "FILE",
+                help: "A key = value file whose model.* keys (architecture, hidden, tower, "
+                    + "experts) shape the fresh model."),
+            OptionSpec(
                 "features", value: "N",
                 help: "The fresh model's number of input features. The default is the width of "
                     + "the daemon's feature schema for events."),
@@ -49,12 +53,21 @@ struct BenchScoreCommand: Command {
         if let path = arguments.value("model") {
             model = try Model.load(path: path)
         } else {
-            let name = arguments.value("architecture") ?? Architecture.mmoe.rawValue
-            guard let architecture = Architecture(rawValue: name) else {
-                throw UsageError(
-                    "option '--architecture' expects mmoe, shared_bottom or single_task, "
-                        + "not '\(name)'"
-                )
+            var values: [String: String] = [:]
+            var lines: [String: Int] = [:]
+            if let path = arguments.value("config") {
+                let file = try ConfigurationFile.load(path: path)
+                for entry in file.entries where entry.key.hasPrefix("model.") {
+                    values[entry.key] = entry.value
+                    if case .file(_, let line) = entry.origin { lines[entry.key] = line }
+                }
+            }
+            if let name = arguments.value("architecture") { values["model.architecture"] = name }
+            let configuration: ModelConfiguration
+            do {
+                configuration = try ModelConfiguration(values, lines: lines)
+            } catch {
+                throw UsageError(error.description)
             }
             let heads = [
                 HeadSpec(name: "fraud", kind: .sigmoid),
@@ -63,8 +76,8 @@ struct BenchScoreCommand: Command {
                     kind: .softmax(classes: LabelVocabulary.handbookFraudTypes)),
             ]
             model = ScoreBenchmark.syntheticModel(
-                architecture: architecture, features: features, heads: heads,
-                shape: NetworkShape())
+                architecture: configuration.architecture, features: features, heads: heads,
+                shape: configuration.shape)
         }
         OpenBLAS.setThreadCount(threads)
         let shape = model.shape
