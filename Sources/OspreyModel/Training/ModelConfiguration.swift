@@ -36,9 +36,6 @@ import OspreyCore
 /// - `training.positive_weight` [`1`]: the loss weight of positive rows of sigmoid heads.
 /// - `training.focal_gamma` [`0`]: the focal-loss exponent of sigmoid heads; 0 is plain
 ///   cross-entropy.
-/// - `training.average_decay` [`0`]: above 0, the network judged after each epoch and kept
-///   is an exponential moving average of the weights over the steps with this decay per step
-///   (0.99 averages about the last 100 steps); 0 keeps the last step's weights.
 /// - `training.validation_fraction` [`0.2`]: the seeded random share of the training rows
 ///   held out for early stopping and calibration.
 /// - `training.threads` [`1`]: OpenBLAS threads while training.
@@ -72,7 +69,6 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var taskWeighting: TaskBalancing = .fixed([:])
     public var positiveWeight = 1.0
     public var focalGamma = 0.0
-    public var averageDecay = 0.0
     public var validationFraction = 0.2
     public var threads = 1
 
@@ -182,7 +178,6 @@ public struct ModelConfiguration: Sendable, Equatable {
                 weights[head] = try number(0...1e6)
             case "training.positive_weight": positiveWeight = try number(1e-6...1e6)
             case "training.focal_gamma": focalGamma = try number(0...10)
-            case "training.average_decay": averageDecay = try number(0...0.9999)
             case "training.validation_fraction": validationFraction = try number(0.01...0.9)
             case "training.threads": threads = try integer(1...256)
             case "training.enabled", "training.interval", "model.path", "model.keep_versions":

@@ -7,9 +7,7 @@ import OspreyCore
 /// gradient at all), combines the losses (``TaskBalancing``), runs backward, clips each
 /// parameter group's gradient norm and takes an Adam(W) step. After every epoch the
 /// validation loss decides whether this is the best network so far; the best is restored at
-/// the end, and training stops after `patience` epochs without improvement. With
-/// `training.average_decay` above 0 the network judged and kept is a moving average of the
-/// weights over the steps (``WeightAverage``), while the steps go on from the last weights.
+/// the end, and training stops after `patience` epochs without improvement.
 ///
 /// Everything random (shuffling) comes from the configuration's seed, so the same data and
 /// seed give bit-identical weights.
@@ -80,9 +78,6 @@ public final class Trainer {
         var history = TrainingHistory()
         var best: (loss: Double, values: [[Float]])?
         var stale = 0
-        let average =
-            configuration.averageDecay > 0
-            ? WeightAverage(parameters, decay: configuration.averageDecay) : nil
         for epoch in 1...configuration.epochs {
             order.shuffle(using: &random)
             var total = 0.0
@@ -92,24 +87,18 @@ public final class Trainer {
             while start < order.count {
                 let end = min(order.count, start + configuration.batchSize)
                 total += step(training, rows: order[start..<end])
-                average?.update(parameters)
                 steps += 1
                 start = end
             }
             network.dropout?.active = false
             let trainingLoss = total / Double(max(1, steps))
-            // Judge the average: swap it in, and the last step's weights back afterwards.
-            let stepped = average.map { _ in parameters.map(\.array) }
-            if let average { assign(average.values) }
             let validationLoss = validation.map { self.validationLoss($0) } ?? trainingLoss
-            let judged = parameters.map(\.array)
-            if let stepped { assign(stepped) }
             let summary = EpochSummary(
                 epoch: epoch, trainingLoss: trainingLoss, validationLoss: validationLoss)
             history.epochs.append(summary)
             progress(summary)
             if best == nil || validationLoss < best!.loss - 1e-6 {
-                best = (validationLoss, judged)
+                best = (validationLoss, network.parameters.map(\.array))
                 history.bestEpoch = epoch
                 stale = 0
             } else {
@@ -117,13 +106,12 @@ public final class Trainer {
                 if stale >= configuration.patience { break }
             }
         }
-        if let best { assign(best.values) }
+        if let best {
+            for (parameter, values) in zip(network.parameters, best.values) {
+                parameter.assign(values)
+            }
+        }
         return history
-    }
-
-    /// Sets every parameter's values, in ``parameters`` order.
-    private func assign(_ values: [[Float]]) {
-        for (parameter, values) in zip(parameters, values) { parameter.assign(values) }
     }
 
     /// One optimisation step on the rows at `rows` of `data`; returns the combined loss.
