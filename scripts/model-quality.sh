@@ -11,7 +11,10 @@
 #   none (the built-in defaults). Set SEEDS="1 2" for a quicker run, OSPREY for the binary
 #   (default .build/release/osprey; build it with 'swift build -c release --product osprey'),
 #   TRAIN_FROM=2018-06-01 to train on more history than the book's week (the test set and
-#   its exclusion of known cards stay the book's).
+#   its exclusion of known cards stay the book's). TRAIN_TO, TEST_FROM, TEST_TO and KNOWN_SINCE
+#   move the whole split, to check a choice on an earlier one that the book's test week does
+#   not see, e.g. TRAIN_FROM=2018-07-11 TRAIN_TO=2018-07-17 TEST_FROM=2018-07-25
+#   TEST_TO=2018-07-31 KNOWN_SINCE=2018-07-11.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +23,10 @@ config=${2:-}
 osprey=${OSPREY:-$root/.build/release/osprey}
 seeds=${SEEDS:-1 2 3 4 5}
 train_from=${TRAIN_FROM:-2018-07-25}
+train_to=${TRAIN_TO:-2018-07-31}
+test_from=${TEST_FROM:-2018-08-08}
+test_to=${TEST_TO:-2018-08-14}
+known_since=${KNOWN_SINCE:-2018-07-25}
 work=$(mktemp -d "${TMPDIR:-/tmp}/osprey-quality.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -40,11 +47,11 @@ for architecture in shared_bottom mmoe single_task; do
         : > "$work/values"
         for seed in $seeds; do
             model="$work/$architecture-$heads-$seed.safetensors"
-            "$osprey" train --input "$data" --format handbook --from "$train_from" --to 2018-07-31 \
+            "$osprey" train --input "$data" --format handbook --from "$train_from" --to "$train_to" \
                 --architecture "$architecture" --heads "$heads" --seed "$seed" \
                 "${config_args[@]}" --out "$model" --quiet > /dev/null
             "$osprey" eval --model "$model" --input "$data" --format handbook \
-                --from 2018-08-08 --to 2018-08-14 --known-since 2018-07-25 \
+                --from "$test_from" --to "$test_to" --known-since "$known_since" \
                 --report "$work/report" --quiet > /dev/null
             r="$work/report/report.json"
             echo "$(metric "$r" auc_roc) $(metric "$r" average_precision) $(metric "$r" card_precision_at_100)" \

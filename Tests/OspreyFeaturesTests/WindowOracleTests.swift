@@ -25,6 +25,7 @@ import Testing
         var vector = [Double](repeating: .nan, count: schema.count)
         var late = 0
         var failures = 0
+        var knownFrauds = 0
 
         func expect(_ name: String, _ actual: Double, _ expected: Double, _ row: Int) {
             let index = schema.index(of: name)!
@@ -121,6 +122,8 @@ import Testing
                         "merchant_fraud_rate" + suffix, 0,
                         inside.isEmpty ? 0 : Double(frauds) / Double(inside.count), row)
                 }
+                knownFrauds += expectKnownFrauds(
+                    of: merchant, at: time, held: held, config: config, row: row, expect)
             }
             for (window, length) in config.networkWindows.enumerated() {
                 let suffix = "_" + ["30s", "2m"][window]
@@ -145,5 +148,35 @@ import Testing
         // The stream must really have exercised late arrivals and fraud labels.
         #expect(late > 0)
         #expect(store.statistics.labelsApplied > 0)
+        #expect(knownFrauds > 0)
+    }
+
+    /// Checks the merchant's known-fraud features against the held events; returns 1 when a
+    /// known fraud lay in reach (so that the stream is seen to exercise them), else 0.
+    func expectKnownFrauds(
+        of merchant: Int, at time: Int64, held: [Held], config: FeatureConfiguration, row: Int,
+        _ expect: (String, Double, Double, Int) -> Void
+    ) -> Int {
+        let delay = config.riskDelay.totalMilliseconds
+        let longest = config.riskWindows.map(\.totalMilliseconds).max()!
+        // Orders old enough to count, newest first; a fraud counts only once labelled.
+        let labelled = held.filter {
+            $0.generated.merchant == merchant && $0.isOrder && $0.time <= time - delay
+        }.sorted { $0.time > $1.time }
+        let frauds = labelled.filter { $0.labelledFraud && $0.time > time - delay - longest }
+        let none = Double(delay + longest) / 1000
+        let newest = frauds.map(\.time).max().map { Double(time - $0) / 1000 } ?? none
+        let oldest = frauds.map(\.time).min().map { Double(time - $0) / 1000 } ?? none
+        expect("merchant_seconds_since_newest_known_fraud", 0, newest, row)
+        expect("merchant_seconds_since_oldest_known_fraud", 0, oldest, row)
+        // The newest five, and every other order at the time of the fifth.
+        var share = 0.0
+        if !labelled.isEmpty {
+            let cut = labelled[min(4, labelled.count - 1)].time
+            let recent = labelled.filter { $0.time >= cut }
+            share = Double(recent.filter(\.labelledFraud).count) / Double(recent.count)
+        }
+        expect("merchant_known_fraud_share_last5", 0, share, row)
+        return frauds.isEmpty ? 0 : 1
     }
 }

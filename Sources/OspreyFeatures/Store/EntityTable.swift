@@ -557,6 +557,41 @@ final class EntityTable {
         return count
     }
 
+    /// The newest and the oldest of the merchant's fraud times in (`from`, `to`], nil when
+    /// there is none.
+    func fraudSpan(slot: UInt32, from: Int64, to: Int64) -> (newest: Int64, oldest: Int64)? {
+        var span: (newest: Int64, oldest: Int64)?
+        // Fraud times are ascending: the first inside is the oldest, the last the newest.
+        for time in record(slot).pointee.frauds where time > from && time <= to {
+            span = (time, span?.oldest ?? time)
+        }
+        return span
+    }
+
+    /// Among the merchant's newest `orders` orders with time at or before `to`, together with
+    /// every other order at the same time as the oldest of them, how many there are and how
+    /// many are known to be fraud.
+    ///
+    /// - Complexity: O(log n) to find `to` among the n kept events, then the orders visited
+    ///   and the fraud times.
+    func newestOrders(slot: UInt32, upTo to: Int64, orders: Int) -> (orders: Int, frauds: Int) {
+        let entity = record(slot).pointee
+        guard entity.count > 0 else { return (0, 0) }
+        var index = entity.upperBound(to)
+        var counted = 0
+        var earliest = Int64.max
+        while index != entity.base {
+            let entry = entity.entry(index &- 1)
+            guard counted < orders || entry.time == earliest else { break }
+            index = index &- 1
+            guard entry.isOrder else { continue }
+            counted += 1
+            earliest = entry.time
+        }
+        guard counted > 0 else { return (0, 0) }
+        return (counted, frauds(slot: slot, from: earliest - 1, to: to))
+    }
+
     // MARK: Eviction and accounting
 
     /// Forgets every entity whose newest event is at or before `bound`; returns how many.

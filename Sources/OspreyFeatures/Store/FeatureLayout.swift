@@ -4,8 +4,8 @@ import OspreyCore
 /// the offsets that the store writes to.
 ///
 /// Groups, in order: the event's own facts, the user's single values, the user's windows, the
-/// merchant's, the merchant's delayed fraud rates, the device's, the IP's, and (handbook only)
-/// the book's 15 inputs.
+/// merchant's, the merchant's delayed fraud rates, what the merchant's newest known labels
+/// say, the device's, the IP's, and (handbook only) the book's 15 inputs.
 struct FeatureLayout {
     enum EventFeature: Int, CaseIterable {
         case isOrder, amount, hourUTC, weekdayUTC, isLate
@@ -67,6 +67,26 @@ struct FeatureLayout {
         var name: String { ["merchant_delayed_tx_count", "merchant_fraud_rate"][rawValue] }
     }
 
+    /// What the merchant's labels say about its recent past, from transactions at least
+    /// ``FeatureConfiguration/riskDelay`` old (whose labels have had time to arrive), within
+    /// the longest risk window before that. A terminal that criminals use has every one of its
+    /// transactions fraud for weeks: its newest known transactions are fraud, a sharper sign
+    /// than a rate over a window that also holds the weeks before.
+    enum KnownFraudFeature: Int, CaseIterable {
+        case secondsSinceNewest, secondsSinceOldest, recentShare
+        var name: String {
+            [
+                "merchant_seconds_since_newest_known_fraud",
+                "merchant_seconds_since_oldest_known_fraud",
+                "merchant_known_fraud_share_last\(FeatureLayout.recentLabelledOrders)",
+            ][rawValue]
+        }
+    }
+
+    /// How many of the merchant's newest transactions old enough to be labelled
+    /// ``KnownFraudFeature/recentShare`` looks at.
+    static let recentLabelledOrders = 5
+
     enum NetworkFeature: Int, CaseIterable {
         case known, firstSeenAge
         var suffix: String { ["known", "first_seen_age_seconds"][rawValue] }
@@ -94,6 +114,7 @@ struct FeatureLayout {
     let merchant: Int
     let merchantWindows: Int
     let risk: Int
+    let knownFraud: Int
     let device: Int
     let ip: Int
     let book: Int?
@@ -120,6 +141,8 @@ struct FeatureLayout {
         }
         risk = names.count
         for window in risks { names += RiskFeature.allCases.map { $0.name + "_" + window } }
+        knownFraud = names.count
+        names += KnownFraudFeature.allCases.map(\.name)
         device = names.count
         names += FeatureLayout.network(prefix: "device", windows: network)
         ip = names.count

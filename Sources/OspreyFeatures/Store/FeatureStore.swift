@@ -73,6 +73,7 @@ public final class FeatureStore {
     /// The same for the risk windows, read on every event with a merchant.
     let riskDelayMs: Int64
     let riskWindowsMs: [Int64]
+    let longestRiskMs: Int64
 
     let users: EntityTable
     let merchants: EntityTable
@@ -102,6 +103,7 @@ public final class FeatureStore {
         latenessMs = configuration.allowedLateness.totalMilliseconds
         riskDelayMs = configuration.riskDelay.totalMilliseconds
         riskWindowsMs = configuration.riskWindows.map(\.totalMilliseconds)
+        longestRiskMs = riskWindowsMs.max() ?? 0
         schema = FeatureSchema(names: layout.names)
         let retention = configuration.retentionMs
         let windows = configuration.windows.map(\.totalMilliseconds)
@@ -195,6 +197,7 @@ public final class FeatureStore {
             for offset in layout.merchant..<layout.device { vector[offset] = 0 }
             vector[layout.merchant + FeatureLayout.MerchantFeature.secondsSincePrevious.rawValue] =
                 -1
+            clearKnownFrauds(vector)
         }
         if let book = layout.book { writeBook(at: book, entry: entry, vector) }
     }

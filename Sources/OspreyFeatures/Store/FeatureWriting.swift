@@ -89,6 +89,35 @@ extension FeatureStore {
             vector[offset + FeatureLayout.RiskFeature.rate.rawValue] =
                 count == 0 ? 0 : Double(frauds) / Double(count)
         }
+        writeKnownFrauds(slot: update.slot, time: time, vector)
+    }
+
+    /// The merchant's ``FeatureLayout/KnownFraudFeature``s for an event at `time`: only
+    /// transactions at or before `time - riskDelay` count, and their frauds only once labelled.
+    func writeKnownFrauds(slot: UInt32, time: Int64, _ vector: UnsafeMutableBufferPointer<Double>) {
+        typealias Feature = FeatureLayout.KnownFraudFeature
+        let known = time - riskDelayMs
+        let base = layout.knownFraud
+        if let span = merchants.fraudSpan(slot: slot, from: known - longestRiskMs, to: known) {
+            vector[base + Feature.secondsSinceNewest.rawValue] = Double(time - span.newest) / 1000
+            vector[base + Feature.secondsSinceOldest.rawValue] = Double(time - span.oldest) / 1000
+        } else {
+            clearKnownFrauds(vector)
+        }
+        let recent = merchants.newestOrders(
+            slot: slot, upTo: known, orders: FeatureLayout.recentLabelledOrders)
+        vector[base + Feature.recentShare.rawValue] =
+            recent.orders == 0 ? 0 : Double(recent.frauds) / Double(recent.orders)
+    }
+
+    /// The known-fraud features of a merchant without a known fraud: both ages at their
+    /// largest, the delay plus the longest risk window, and a share of 0.
+    func clearKnownFrauds(_ vector: UnsafeMutableBufferPointer<Double>) {
+        typealias Feature = FeatureLayout.KnownFraudFeature
+        let none = Double(riskDelayMs + longestRiskMs) / 1000
+        vector[layout.knownFraud + Feature.secondsSinceNewest.rawValue] = none
+        vector[layout.knownFraud + Feature.secondsSinceOldest.rawValue] = none
+        vector[layout.knownFraud + Feature.recentShare.rawValue] = 0
     }
 
     func writeNetwork(
