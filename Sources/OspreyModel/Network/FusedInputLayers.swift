@@ -2,10 +2,10 @@ import OspreyCore
 
 /// Several dense layers that read the same input, computed for scoring as one `gemm`.
 ///
-/// An MMoE's experts and gates all read the network's input: for the default model that is
-/// four `[rows, 121] x [121, 64]` products and two `[rows, 121] x [121, 4]` ones, and `gemm`
-/// packs the same input rows again for each. Side by side the weights make one
-/// `[rows, 121] x [121, 264]` product, which packs the input once and keeps the kernel on
+/// An MMoE's experts and gates all read the network's input: for the default model on events
+/// that is three `[rows, 124] x [124, 48]` products and two `[rows, 124] x [124, 3]` ones, and
+/// `gemm` packs the same input rows again for each. Side by side the weights make one
+/// `[rows, 124] x [124, 150]` product, which packs the input once and keeps the kernel on
 /// wider tiles. The result is the layers' outputs next to each other in one matrix, layer `i`
 /// in the columns from ``offsets```[i]`.
 ///

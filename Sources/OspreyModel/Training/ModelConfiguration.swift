@@ -7,10 +7,10 @@ import OspreyCore
 /// - `model.architecture` [`mmoe`]: `mmoe`, `shared_bottom` or `single_task`.
 /// - `model.heads` [every head the training data labels]: a comma list of `fraud`,
 ///   `fraud_type`, `bot`, `purchase`, `interest`.
-/// - `model.hidden` [`64,32`]: hidden widths of the shared bottom, of each expert, or of each
+/// - `model.hidden` [`48,24`]: hidden widths of the shared bottom, of each expert, or of each
 ///   single-task bottom.
 /// - `model.tower` [`16`]: hidden widths of each head's tower; `none` for no hidden layer.
-/// - `model.experts` [`4`]: MMoE experts.
+/// - `model.experts` [`3`]: MMoE experts.
 /// - `model.dropout` [`0`]: dropout rate on hidden units while training.
 /// - `model.calibration` [`platt`]: for sigmoid heads `platt`, `temperature` or `none`;
 ///   softmax heads use temperature scaling unless `none`.
