@@ -27,7 +27,7 @@ struct BenchScoreCommand: Command {
             OptionSpec(
                 "config", value: "FILE",
                 help: "A key = value file whose model.* keys (architecture, hidden, tower, "
-                    + "experts) shape the fresh model."),
+                    + "experts) shape the fresh model, read as osprey train reads them."),
             OptionSpec(
                 "features", value: "N",
                 help: "The fresh model's number of input features. The default is the width of "
@@ -53,22 +53,8 @@ struct BenchScoreCommand: Command {
         if let path = arguments.value("model") {
             model = try Model.load(path: path)
         } else {
-            var values: [String: String] = [:]
-            var lines: [String: Int] = [:]
-            if let path = arguments.value("config") {
-                let file = try ConfigurationFile.load(path: path)
-                for entry in file.entries where entry.key.hasPrefix("model.") {
-                    values[entry.key] = entry.value
-                    if case .file(_, let line) = entry.origin { lines[entry.key] = line }
-                }
-            }
-            if let name = arguments.value("architecture") { values["model.architecture"] = name }
-            let configuration: ModelConfiguration
-            do {
-                configuration = try ModelConfiguration(values, lines: lines)
-            } catch {
-                throw UsageError(error.description)
-            }
+            // The same reading as `osprey train`: --config's keys, --architecture over them.
+            let configuration = try TrainCommand.configuration(arguments)
             let heads = [
                 HeadSpec(name: "fraud", kind: .sigmoid),
                 HeadSpec(
