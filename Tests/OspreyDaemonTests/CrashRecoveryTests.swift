@@ -22,7 +22,7 @@ struct CrashRecoveryTests {
         let alertsTopic: String
     }
 
-    /// The fraud score that the tenth highest-scoring order of `traffic` reaches with the
+    /// The fraud score that the highest-scoring tenth of the orders of `traffic` reach with the
     /// daemon's fresh model (the one it serves when it finds none), scored offline by `osprey
     /// score`: a fresh model's scores depend on its shape, so no fixed threshold stays right.
     static func freshThreshold(
@@ -33,8 +33,8 @@ struct CrashRecoveryTests {
         try ModelCatalog.freshModel(schema: schema).save(to: model)
         let scores = try ModelSwapEndToEndTests.offlineScores(
             model: model, traffic: traffic, directory: directory)
-        let orders = lines.filter { $0.contains("\"type\":\"order\"") }.map { line in
-            String(line.split(separator: "\"event_id\":\"")[1].prefix { $0 != "\"" })
+        let orders = lines.map(String.init).filter(OnlineTrainingEndToEndTests.isOrder).map {
+            OnlineTrainingEndToEndTests.field("event_id", of: $0)
         }
         let fraud = orders.compactMap { scores[$0]?.first }.sorted()
         #expect(fraud.count > 100)

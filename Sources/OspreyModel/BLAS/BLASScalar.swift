@@ -63,8 +63,10 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable {
 private func transpose(_ flag: Bool) -> CBLAS_TRANSPOSE { flag ? CblasTrans : CblasNoTrans }
 
 extension Float: BLASScalar {
-    /// Products with more columns than this are computed in column panels.
+    /// Products with more columns than `panelColumns` and fewer than `onePanelFrom` are
+    /// computed in column panels.
     static let panelColumns = 64
+    static let onePanelFrom = 352
 
     /// `C = alpha * op(A) * op(B) + beta * C`; products of 65 to 351 columns are computed in
     /// `ceil(n / 64)` panels of equal width (rounded up to a multiple of 8), one `cblas_sgemm`
@@ -84,7 +86,7 @@ extension Float: BLASScalar {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        guard n > panelColumns, n < 352 else {
+        guard n > panelColumns, n < onePanelFrom else {
             gemmOneCall(
                 transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                 b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
