@@ -238,6 +238,9 @@ final class BrokerProcess {
         bootstrapServers = String(decoding: line, as: UTF8.self)
     }
 
+    /// CPU seconds the broker's threads have used so far.
+    func cpuSeconds() -> Double { processCPUSeconds(process.processIdentifier) }
+
     /// Stops the broker with SIGTERM and waits for it.
     func stop() {
         guard process.isRunning else { return }

@@ -104,7 +104,7 @@ struct BenchPipelineCommand: Command {
             latencies.append(
                 try traffic.measureLatency(
                     share: share, rate: rate, duration: phase, servers: broker.bootstrapServers,
-                    daemon: daemon))
+                    daemon: daemon, broker: broker))
         }
         print(
             PipelineBenchReport(

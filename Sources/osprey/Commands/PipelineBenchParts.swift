@@ -142,19 +142,8 @@ final class PipelineBenchDaemon {
         return MetricsScrape(text: text).total("osprey_events_consumed_total")
     }
 
-    /// CPU seconds the daemon's threads have used so far, from `/proc/PID/stat`.
-    func cpuSeconds() -> Double {
-        guard
-            let text = try? String(
-                contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return 0 }
-        // After the command name: state is field 3, utime field 14 and stime field 15.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12])
-        else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
+    /// CPU seconds the daemon's threads have used so far.
+    func cpuSeconds() -> Double { processCPUSeconds(process.processIdentifier) }
 
     /// Times the daemon through the `events` already waiting for it: from the first consumed
     /// event to the last, as read from its metrics every 50 ms (each scrape costs the daemon a
@@ -225,4 +214,26 @@ final class PipelineBenchDaemon {
         process.terminate()
         process.waitUntilExit()
     }
+}
+
+/// CPU seconds the threads of a running process have used so far, from `/proc/PID/stat`; 0
+/// when it cannot be read.
+func processCPUSeconds(_ pid: Int32) -> Double {
+    guard
+        let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = text.lastIndex(of: ")")
+    else { return 0 }
+    // After the command name: state is field 3, utime field 14 and stime field 15.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12])
+    else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// CPU seconds this process has used so far.
+func ownCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
 }

@@ -50,25 +50,46 @@ struct PipelineBenchTraffic {
     /// Sends events at `rate` per second for `duration` while reading the alerts topic, then
     /// waits for the daemon to catch up; each alert's latency is its write time (the alert
     /// record's timestamp) less the time its event was handed to the producer.
+    ///
+    /// The phase's records are simulated before its clock starts, so that making them takes
+    /// no CPU from the daemon and the broker, which share this machine's cores with the
+    /// benchmark; the CPU each of the three used during the phase is recorded beside it.
     mutating func measureLatency(
         share: Double, rate: Double, duration: Duration, servers: String,
-        daemon: PipelineBenchDaemon
+        daemon: PipelineBenchDaemon, broker: BrokerProcess
     ) throws -> PipelineBenchLatency {
-        let producer = try Self.producer(servers: servers, lingerMs: 0)
+        let planned = Int((rate * duration.totalSeconds).rounded(.up))
+        var records: [SimulatedRecord] = []
+        var eventIDs: [String] = []
+        while eventIDs.count < planned {
+            guard let record = simulator.next() else {
+                throw BenchFailure(message: "the simulated traffic ran out")
+            }
+            records.append(record)
+            if record.kind == .event {
+                eventIDs.append(
+                    PipelineBenchAlerts.eventID(in: record.json, after: "\"event_id\":\""))
+            }
+        }
+        // librdkafka's default linger: with none, every event became a request of its own,
+        // and the broker's work for them came out of the daemon's share of the cores.
+        let producer = try Self.producer(servers: servers, lingerMs: 5)
         let alerts = try PipelineBenchAlerts(servers: servers)
         var sentAt: [String: Int64] = [:]
+        sentAt.reserveCapacity(planned)
         var latencies: [Int64] = []
+        let cpuBefore = (daemon.cpuSeconds(), broker.cpuSeconds(), ownCPUSeconds())
         let start = ContinuousClock.now
+        var next = 0
         var sent = 0
-        while true {
-            let elapsed = ContinuousClock.now - start
-            if elapsed >= duration { break }
-            let due = Int(rate * elapsed.totalSeconds)
-            while sent < due {
-                let record = try send(producer: producer)
+        while next < records.count {
+            let due = Int(rate * (ContinuousClock.now - start).totalSeconds)
+            while sent < due, next < records.count {
+                let record = records[next]
+                next += 1
+                try send(record, producer: producer)
                 guard record.kind == .event else { continue }
-                sentAt[PipelineBenchAlerts.eventID(in: record.json, after: "\"event_id\":\"")] =
-                    wallClockMilliseconds()
+                sentAt[eventIDs[sent]] = wallClockMilliseconds()
                 sent += 1
             }
             _ = try producer.poll(timeout: .zero)
@@ -77,6 +98,11 @@ struct PipelineBenchTraffic {
         }
         try producer.flush(timeout: .seconds(30))
         daemon.waitForConsumed(eventsSent)
+        let wall = (ContinuousClock.now - start).totalSeconds
+        let cpu = PipelineBenchLatency.CPUShares(
+            daemon: (daemon.cpuSeconds() - cpuBefore.0) / wall,
+            broker: (broker.cpuSeconds() - cpuBefore.1) / wall,
+            bench: (ownCPUSeconds() - cpuBefore.2) / wall)
         // The last alerts are written within the daemon's linger after their events.
         let settle = ContinuousClock.now + .milliseconds(500)
         while ContinuousClock.now < settle {
@@ -84,7 +110,7 @@ struct PipelineBenchTraffic {
             usleep(1000)
         }
         return PipelineBenchLatency(
-            share: share, rate: rate, events: sent, latenciesMs: latencies.sorted())
+            share: share, rate: rate, events: sent, latenciesMs: latencies.sorted(), cpu: cpu)
     }
 
     /// Sends the next record: an event to `events`, a label to `labels`, keyed by user.
@@ -92,10 +118,14 @@ struct PipelineBenchTraffic {
         guard let record = simulator.next() else {
             throw BenchFailure(message: "the simulated traffic ran out")
         }
+        try send(record, producer: producer)
+        return record
+    }
+
+    private mutating func send(_ record: SimulatedRecord, producer: KafkaProducer) throws {
         let topic = record.kind == .event ? "events" : "labels"
         try producer.send(topic: topic, key: Array(record.key.utf8), value: record.json)
         if record.kind == .event { eventsSent += 1 }
-        return record
     }
 
     private static func producer(servers: String, lingerMs: Int) throws -> KafkaProducer {
@@ -112,10 +142,12 @@ struct PipelineBenchAlerts {
     private let consumer: KafkaConsumer
 
     init(servers: String) throws {
+        // The latency is read from the alert records' timestamps, not from when they arrive
+        // here, so a fetch may wait: fewer empty fetches leave the broker's CPU to the daemon.
         consumer = try KafkaConsumer(
             configuration: KafkaConfiguration([
                 "bootstrap.servers": servers, "group.id": "osprey-bench-alerts",
-                "enable.auto.commit": "false", "fetch.wait.max.ms": "1",
+                "enable.auto.commit": "false", "fetch.wait.max.ms": "100",
             ]))
         let partitions = try KafkaAdmin(
             configuration: KafkaConfiguration(["bootstrap.servers": servers])
@@ -157,6 +189,14 @@ struct PipelineBenchLatency {
     let events: Int
     /// Event-to-alert latencies in milliseconds, ascending.
     let latenciesMs: [Int64]
+    let cpu: CPUShares
+
+    /// The cores each process kept busy during the step, in CPU seconds per wall second.
+    struct CPUShares {
+        let daemon: Double
+        let broker: Double
+        let bench: Double
+    }
 
     func percentile(_ p: Double) -> Int64? {
         guard !latenciesMs.isEmpty else { return nil }
@@ -211,7 +251,7 @@ struct PipelineBenchReport {
         }
         lines += [
             "",
-            "load   events/s    events   alerts   p50 ms   p99 ms   (event sent to alert written)",
+            "load   events/s    events   alerts   p50 ms   p99 ms   CPU: osprey  broker   bench",
         ]
         for step in latencies {
             let p50 = step.percentile(0.5).map(String.init) ?? "n/a"
@@ -220,8 +260,13 @@ struct PipelineBenchReport {
                 column("\(Int((step.share * 100).rounded()))%", 4)
                     + column(String(Int(step.rate)), 11) + column(String(step.events), 10)
                     + column(String(step.latenciesMs.count), 9) + column(p50, 9)
-                    + column(p99, 9))
+                    + column(p99, 9) + column(String(format: "%.2f", step.cpu.daemon), 13)
+                    + column(String(format: "%.2f", step.cpu.broker), 8)
+                    + column(String(format: "%.2f", step.cpu.bench), 8))
         }
+        lines.append(
+            "(latency: from an event's hand-over to the producer to its alert's write; CPU: "
+                + "seconds per second of each process during the step, on \(ProcessInfo.processInfo.activeProcessorCount) cores)")
         if checkpoints.count > 0 {
             lines += [
                 "",
