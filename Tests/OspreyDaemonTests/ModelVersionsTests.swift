@@ -24,6 +24,36 @@ import Testing
         }
     }
 
+    @Test func aModelPathOutsideTheCatalogBecomesOneOfItsVersions() throws {
+        let directory = try TestEnvironment.temporaryDirectory("model-import")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let state = directory.appendingPathComponent("state").path
+        let outside = directory.appendingPathComponent("trained.safetensors").path
+        let schema = FeatureSchema(names: ["a", "b", "c"])
+        let trained = ModelCatalog.freshModel(schema: schema, seed: 5)
+        trained.version = "1"
+        try writeFileAtomically(trained.encoded(), to: outside)
+        let catalog = ModelCatalog(stateDirectory: state)
+
+        let (model, origin) = try catalog.startingModel(configuredPath: outside, schema: schema)
+        #expect(origin == .configured(path: outside))
+        #expect(model.version == "1")
+        #expect(catalog.versions() == [1], "fine-tuning needs the parent among the versions")
+        let copy = try Model.load(path: catalog.path(of: 1))
+        #expect(copy.schema == schema && copy.version == "1")
+
+        // Versions on disk but no choice: the import goes after the newest, never over one.
+        try catalog.install(ModelCatalog.freshModel(schema: schema, seed: 6), as: 2)
+        let (again, _) = try catalog.startingModel(configuredPath: outside, schema: schema)
+        #expect(again.version == "3")
+        #expect(catalog.versions() == [1, 2, 3])
+        // A model.path naming a catalog file is that version, copied nowhere.
+        let (inside, _) = try catalog.startingModel(
+            configuredPath: catalog.path(of: 2), schema: schema)
+        #expect(inside.version == "2")
+        #expect(catalog.versions() == [1, 2, 3])
+    }
+
     @Test func concurrentPromotionsKeepOneChainOfChanges() throws {
         let directory = try TestEnvironment.temporaryDirectory("model-lock")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -91,7 +91,8 @@ extension ModelCatalog {
 
     /// The model the daemon starts with (see ``startingPath(configuredPath:)``), else a freshly
     /// initialised model for `schema`, saved as version 1. A model from the catalog takes its
-    /// version from its file name.
+    /// version from its file name; a `model.path` outside the catalog is copied into it as
+    /// its recorded version, or the one after the newest on disk when that is higher.
     ///
     /// - Throws: ``ModelError`` when a file exists but cannot be loaded, or was trained on
     ///   another feature schema: a daemon never silently falls back to a blank model;
@@ -105,8 +106,13 @@ extension ModelCatalog {
             return (model, .fresh)
         }
         let model = try Model.load(path: path, expecting: schema)
-        if case .configured = origin { return (model, origin) }
-        if let number = version(ofPath: path) { model.version = String(number) }
+        if let number = version(ofPath: path), path == self.path(of: number) {
+            model.version = String(number)
+        } else if case .configured = origin {
+            // A model.path outside the catalog becomes a version of it: fine-tuning needs its
+            // parent among the versions, and a rollback needs a version to return to.
+            try install(model, as: max(Int(model.version) ?? 1, (versions().last ?? 0) + 1))
+        }
         return (model, origin)
     }
 

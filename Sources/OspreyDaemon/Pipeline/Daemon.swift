@@ -122,8 +122,10 @@ public final class Daemon {
             logger.info(
                 "model loaded", [.path: .string(path), .version: .string(model.version)])
             if case .chosen = origin, let configured = settings.modelPath {
-                logger.warning(
-                    "model.path is not used: the serving choice names the model",
+                // After the first start this is the rule, not a fault: model.path was copied
+                // into the catalog then, and promotions and rollbacks have chosen since.
+                logger.notice(
+                    "model.path is not used: the serving choice in state.dir names the model",
                     [.path: .string(configured)])
             }
         case .fresh:
@@ -140,14 +142,15 @@ public final class Daemon {
     private func rememberServingChoice(
         _ model: Model, origin: ModelOrigin, catalog: ModelCatalog
     ) {
+        let reason: String
         switch origin {
-        case .chosen, .configured: return
-        case .newestInCatalog, .fresh: break
+        case .chosen: return
+        case .configured(let path): reason = "model.path \(path) served at start"
+        case .newestInCatalog, .fresh: reason = "served at start"
         }
         guard let version = Int(model.version) else { return }
         do {
-            _ = try ModelVersions(catalog: catalog).chooseIfUnchosen(
-                version, reason: "served at start")
+            _ = try ModelVersions(catalog: catalog).chooseIfUnchosen(version, reason: reason)
         } catch {
             logger.warning(
                 "serving choice not written; promotions will not know what served before",
