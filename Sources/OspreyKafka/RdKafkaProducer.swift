@@ -38,6 +38,14 @@ public final class KafkaProducer {
     public private(set) var deliveredCount = 0
     /// Messages reported failed since the producer was created.
     public private(set) var failedCount = 0
+    /// Every message whose id is at most this one is settled: reported delivered or failed,
+    /// or refused by ``send(topic:partition:key:value:headers:timestamp:)``. Ids are settled
+    /// out of order (partitions report independently); this is the contiguous prefix.
+    public private(set) var settledThrough: UInt64 = 0
+    /// Ids settled beyond ``settledThrough``, waiting for the gap below them to close.
+    private var settledAhead: Set<UInt64> = []
+    /// The id of the newest message sent (0 before the first).
+    public var lastSentID: UInt64 { nextID - 1 }
 
     /// Creates a producer.
     ///
@@ -113,14 +121,37 @@ public final class KafkaProducer {
                     id: id, topic: handle, partition: partition, key: key, value: value,
                     headers: headers, timestamp: timestamp, topicName: topic)
             else { return id }
-            guard error.code == .queueFull else { throw error }
+            // A refused message gets no report: settle its id here, or the watermark would
+            // stop below it for good.
+            guard error.code == .queueFull else {
+                settle(id)
+                throw error
+            }
             // Back-pressure: serve delivery reports until there is room or time runs out.
             let now = ContinuousClock.now
             let limit = deadline ?? now + enqueueTimeout
             deadline = limit
-            guard now < limit else { throw error }
-            try poll(timeout: min(.milliseconds(10), limit - now))
+            guard now < limit else {
+                settle(id)
+                throw error
+            }
+            do {
+                try poll(timeout: min(.milliseconds(10), limit - now))
+            } catch {
+                settle(id)
+                throw error
+            }
         }
+    }
+
+    /// Moves ``settledThrough`` over `id` and over the ids settled ahead of it.
+    private func settle(_ id: UInt64) {
+        guard id == settledThrough + 1 else {
+            settledAhead.insert(id)
+            return
+        }
+        settledThrough = id
+        while settledAhead.remove(settledThrough + 1) != nil { settledThrough += 1 }
     }
 
     /// Queues one message with byte-array key and value; see the raw-buffer variant.
@@ -262,6 +293,7 @@ public final class KafkaProducer {
             let code = message.pointee.err
             let failed = code != RD_KAFKA_RESP_ERR_NO_ERROR
             if failed { failedCount += 1 } else { deliveredCount += 1 }
+            settle(UInt64(UInt(bitPattern: message.pointee._private)))
             guard let onDelivery else { continue }
             if lastTopic.handle != message.pointee.rkt {
                 lastTopic = (

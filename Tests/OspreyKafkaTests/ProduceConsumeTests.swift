@@ -101,6 +101,43 @@ struct ProduceConsumeTests {
 
     /// Pausing a partition stops its messages while the others flow; resuming brings them; a
     /// seek re-reads from an earlier offset; statistics report the lag once it is zero.
+    /// The settled watermark moves only over a contiguous run of ids: it waits at a message
+    /// not yet reported however many later ones are, and a message refused at send time (too
+    /// large) does not hold it back.
+    @Test func theSettledWatermarkCoversEveryIdBelowIt() async throws {
+        let broker = try EmbeddedBroker()
+        let topic = TestEnvironment.uniqueName("settled")
+        try broker.createTopic(topic, partitions: 8)
+        try await onThread("producer") {
+            let producer = try KafkaProducer(
+                configuration: clientConfiguration(broker).merging(
+                    KafkaConfiguration([
+                        "enable.idempotence": "true", "linger.ms": "50",
+                        "message.max.bytes": "10000",
+                    ])))
+            #expect(producer.settledThrough == 0 && producer.lastSentID == 0)
+            for sequence in 0..<2_000 {
+                try producer.send(
+                    topic: topic, partition: Int32(sequence % 8),
+                    key: Array("k\(sequence)".utf8), value: Array("v\(sequence)".utf8))
+            }
+            #expect(producer.lastSentID == 2_000)
+            #expect(producer.settledThrough < 2_000, "nothing is reported before linger.ms")
+            #expect(throws: KafkaError.self) {
+                try producer.send(
+                    topic: topic, key: nil, value: [UInt8](repeating: 1, count: 20_000))
+            }
+            try producer.send(topic: topic, partition: 0, key: nil, value: Array("last".utf8))
+            #expect(producer.lastSentID == 2_002)
+            let settled = waitUntil(timeout: .seconds(20)) {
+                _ = try? producer.poll(timeout: .milliseconds(10))
+                return producer.settledThrough == 2_002
+            }
+            #expect(settled, "settled through \(producer.settledThrough) of 2002")
+            #expect(producer.deliveredCount == 2_001)
+        }
+    }
+
     @Test func pauseResumeSeekAndStatistics() async throws {
         let broker = try EmbeddedBroker()
         let topic = TestEnvironment.uniqueName("pause")

@@ -36,6 +36,10 @@ final class Pipeline {
     let checkpoints: CheckpointDirectory
     /// Writes the checkpoints' files while the loop goes on.
     let checkpointWriter = CheckpointWriter()
+    /// An at_least_once checkpoint encoded but not yet handed to the writer: its files may
+    /// be written only once every output sent before it (ids up to `mark`) is settled, or a
+    /// crash could leave a checkpoint past events whose alerts were never delivered.
+    var heldCheckpoint: (job: CheckpointJob, mark: UInt64, budget: Duration)?
     let decoder: EventDecoder
     var model: Model
     var scorer: Scorer

@@ -139,7 +139,10 @@ extension Pipeline {
     ///
     /// With `wait`, returns once the files are written and the offsets committed; without, it
     /// returns after the encoding and a later ``finishCheckpoint(wait:)`` completes it. A
-    /// checkpoint in flight is finished first either way.
+    /// checkpoint in flight is finished first either way. Without `wait` under at_least_once
+    /// the pipeline does not stop for the producer's flush either: the encoded checkpoint is
+    /// held (``heldCheckpoint``) until the outputs sent before it are settled, and only then
+    /// written, so the pause is the encoding alone.
     ///
     /// - Throws: when the producer cannot deliver within `flushBudget` (nothing is written
     ///   then, so nothing is marked done that was not delivered), or, with `wait`, when a file
@@ -165,7 +168,9 @@ extension Pipeline {
             }
         }
         var job = CheckpointJob(started: started)
-        job.offsetsAfterWrite = try makeOutputsDurable(offsets, budget: flushBudget)
+        let holds = !wait && settings.guarantee == .atLeastOnce
+        job.offsetsAfterWrite =
+            holds ? offsets : try makeOutputsDurable(offsets, budget: flushBudget)
         for state in ordered {
             job.partitions.append(try checkpoints.prepare(state, modelVersion: model.version))
         }
@@ -174,8 +179,29 @@ extension Pipeline {
             learning.unsaved = false
         }
         metrics.checkpointPause.labels().observe((ContinuousClock.now - started).totalSeconds)
-        checkpointWriter.submit(job)
+        if holds {
+            heldCheckpoint = (job, producer.lastSentID, flushBudget)
+            try releaseHeldCheckpoint(wait: false)
+        } else {
+            checkpointWriter.submit(job)
+        }
         if wait { try finishCheckpoint(wait: true) }
+    }
+
+    /// Hands the held checkpoint to the writer once the outputs sent before it are settled;
+    /// with `wait`, flushes the producer for them first.
+    ///
+    /// - Throws: ``KafkaError`` when, with `wait`, they are not settled within the
+    ///   checkpoint's budget; the checkpoint is dropped then (the next one covers its events).
+    private func releaseHeldCheckpoint(wait: Bool) throws {
+        guard let (job, mark, budget) = heldCheckpoint else { return }
+        if producer.settledThrough < mark {
+            guard wait else { return }
+            heldCheckpoint = nil
+            try producer.flush(timeout: budget)
+        }
+        heldCheckpoint = nil
+        checkpointWriter.submit(job)
     }
 
     /// Completes the checkpoint in flight once its files are written (at once with `wait`):
@@ -186,6 +212,7 @@ extension Pipeline {
     /// - Throws: the ``CheckpointError`` that stopped the write (nothing is committed then;
     ///   the next checkpoint writes the state again), or a commit's ``KafkaError``.
     func finishCheckpoint(wait: Bool) throws {
+        try releaseHeldCheckpoint(wait: wait)
         guard let outcome = checkpointWriter.takeOutcome(wait: wait) else { return }
         let job = outcome.job
         for write in job.partitions.prefix(outcome.partitionsWritten) {
@@ -217,7 +244,7 @@ extension Pipeline {
         _ = try producer.poll(timeout: .zero)
         let turns = checkpointTurns
         if now - lastCheckpointTurn >= settings.checkpointInterval / turns, !partitions.isEmpty,
-            !checkpointWriter.isBusy
+            !checkpointWriter.isBusy, heldCheckpoint == nil
         {
             do {
                 try scoreBatch()
@@ -287,7 +314,7 @@ extension Pipeline {
     /// once an interval. Under exactly_once one turn covers every partition, since the one
     /// transaction commits the outputs of all.
     var checkpointTurns: Int {
-        settings.guarantee == .exactlyOnce ? 1 : max(1, min(partitions.count, 8))
+        settings.guarantee == .exactlyOnce ? 1 : max(1, min(partitions.count, 32))
     }
 
     /// The age of the oldest partition checkpoint (since the partition was assigned, when it

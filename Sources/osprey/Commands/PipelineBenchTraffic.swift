@@ -274,7 +274,8 @@ struct PipelineBenchReport {
                     + String(format: "%.0f", checkpoints.seconds / checkpoints.count * 1000)
                     + " ms each until on disk, of which the pipeline paused "
                     + String(format: "%.0f", checkpoints.pauseSeconds / checkpoints.count * 1000)
-                    + " ms (flush and encoding; the files are written beside it)",
+                    + " ms (encoding; the files are written beside it once the alerts before"
+                    + " it are delivered)",
             ]
         }
         return lines.joined(separator: "\n")
