@@ -2,24 +2,24 @@ import OspreyCore
 import OspreyKafka
 import Synchronization
 
-/// Everything one checkpoint writes, encoded on the pipeline thread at one instant: each
-/// partition's join log chunk and checkpoint file, the training state, and the offsets to
-/// commit once they are on disk.
+/// Everything one checkpoint writes, taken on the pipeline thread at one instant: each
+/// partition's join log chunk and checkpoint file (encoded there), the training state (encoded
+/// here, from its snapshot), and the offsets to commit once they are on disk.
 ///
 /// Thread: any (a value).
 struct CheckpointJob: Sendable {
     var partitions: [PartitionWrite] = []
-    /// The training state file and its payload, when it changed since the last checkpoint.
-    var training: (file: CheckpointFile, payload: [UInt8])?
+    /// The training state file and what it will hold, when it changed since the last
+    /// checkpoint; encoded by ``perform()`` on the writer's thread.
+    var training: (file: CheckpointFile, state: TrainingStateFile.Snapshot)?
     /// Committed after the files are written (at_least_once); empty when the offsets went with
     /// a transaction before the write (exactly_once).
     var offsetsAfterWrite: [TopicPartitionOffset] = []
     /// When the pipeline began the checkpoint.
     let started: ContinuousClock.Instant
 
-    var bytes: Int {
-        partitions.reduce(0) { $0 + $1.bytes } + (training?.payload.count ?? 0)
-    }
+    /// The bytes of the partitions' files (the training state's are known once encoded).
+    var bytes: Int { partitions.reduce(0) { $0 + $1.bytes } }
 
     /// Writes every file, partitions first, and stops at the first error.
     ///
@@ -32,7 +32,7 @@ struct CheckpointJob: Sendable {
                 try partition.perform()
                 written += 1
             }
-            if let training { try training.file.write(training.payload) }
+            if let training { try training.file.write(training.state.encode()) }
         } catch {
             return (written, error)
         }

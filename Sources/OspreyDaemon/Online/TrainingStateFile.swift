@@ -28,7 +28,7 @@ import OspreyOnline
 ///   if it had just been filled. The prequential windows are not kept: after a restart they
 ///   fill again from the labels that follow.
 ///
-/// Thread: the pipeline thread.
+/// Thread: the pipeline thread; a ``Snapshot`` is encoded on any.
 struct TrainingStateFile {
     static let magic = Array("OSPRTRAN".utf8)
     /// The format written; ``restore(into:)`` also reads format 1.
@@ -58,19 +58,43 @@ struct TrainingStateFile {
         return bytes.count
     }
 
-    /// The payload ``save(_:)`` writes, for a write on another thread (`file.write`).
-    func encode(_ learning: DaemonLearning) -> [UInt8] {
-        var bytes = TrainingStateFile.magic
-        appendInteger(TrainingStateFile.format, to: &bytes)
-        appendInteger(UInt32(learning.vectorWidth), to: &bytes)
-        appendText(learning.targets.heads.map(\.name).joined(separator: ","), to: &bytes)
+    /// The payload ``save(_:)`` writes.
+    func encode(_ learning: DaemonLearning) -> [UInt8] { snapshot(learning).encode() }
+
+    /// What the file will hold, taken from `learning` at this instant: the examples are values
+    /// whose vectors share their storage, so this costs a reference per example, and the
+    /// encoding (tens of milliseconds for a full buffer) can run on the checkpoint writer's
+    /// thread while the pipeline goes on.
+    func snapshot(_ learning: DaemonLearning) -> Snapshot {
         let buffer = learning.buffer
         let unbiased = buffer.unbiasedExamples
         let recentCount = min(buffer.added, buffer.recentCapacity)
-        append(learning.holdout.allExamples, to: &bytes)
-        append(Array(unbiased[recentCount...]), to: &bytes)
-        append(Array(unbiased[..<recentCount]), to: &bytes)
-        return bytes
+        return Snapshot(
+            width: learning.vectorWidth,
+            heads: learning.targets.heads.map(\.name).joined(separator: ","),
+            holdout: learning.holdout.allExamples, reservoir: Array(unbiased[recentCount...]),
+            recent: Array(unbiased[..<recentCount]))
+    }
+
+    /// The training state at one instant, encoded later (see ``snapshot(_:)``).
+    struct Snapshot: Sendable {
+        let width: Int
+        let heads: String
+        let holdout: [TrainingExample]
+        let reservoir: [TrainingExample]
+        let recent: [TrainingExample]
+
+        /// The payload, in the format the type's discussion describes.
+        func encode() -> [UInt8] {
+            var bytes = TrainingStateFile.magic
+            appendInteger(TrainingStateFile.format, to: &bytes)
+            appendInteger(UInt32(width), to: &bytes)
+            appendText(heads, to: &bytes)
+            TrainingStateFile.appendExamples(holdout, to: &bytes)
+            TrainingStateFile.appendExamples(reservoir, to: &bytes)
+            TrainingStateFile.appendExamples(recent, to: &bytes)
+            return bytes
+        }
     }
 
     /// Restores the examples into `learning`; returns what came back, or nil when no file
@@ -129,7 +153,7 @@ struct TrainingStateFile {
             heldOut: holdout.count)
     }
 
-    private func append(_ examples: [TrainingExample], to bytes: inout [UInt8]) {
+    private static func appendExamples(_ examples: [TrainingExample], to bytes: inout [UInt8]) {
         appendInteger(UInt32(examples.count), to: &bytes)
         if let first = examples.first {
             let each = 4 * (first.labels.count + first.vector.count) + 40

@@ -175,7 +175,7 @@ extension Pipeline {
             job.partitions.append(try checkpoints.prepare(state, modelVersion: model.version))
         }
         if saveTraining, learning.unsaved {
-            job.training = (trainingState.file, trainingState.encode(learning))
+            job.training = (trainingState.file, trainingState.snapshot(learning))
             learning.unsaved = false
         }
         metrics.checkpointPause.labels().observe((ContinuousClock.now - started).totalSeconds)
