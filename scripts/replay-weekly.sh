@@ -139,7 +139,9 @@ EOF
     if grep -q 'level=warning.*\(lost\|out of range\|reset\)' "$out/serve.log"; then
         echo "warning: the daemon reported lost records; lower SPEED" >&2
     fi
-    echo "fine-tuning $mode: done in $((SECONDS - started)) s, $(grep -c . "$out/scores.jsonl") score records" >&2
+    local records
+    records=$(grep -c . "$out/scores.jsonl")
+    echo "fine-tuning $mode: done in $((SECONDS - started)) s, $records score records" >&2
 }
 
 for mode in $modes; do run_mode "$mode"; done

@@ -194,13 +194,11 @@ extension Pipeline {
     /// - Throws: ``KafkaError`` when, with `wait`, they are not settled within the
     ///   checkpoint's budget; the checkpoint is dropped then (the next one covers its events).
     private func releaseHeldCheckpoint(wait: Bool) throws {
-        guard let (job, mark, budget) = heldCheckpoint else { return }
-        if producer.settledThrough < mark {
-            guard wait else { return }
-            heldCheckpoint = nil
-            try producer.flush(timeout: budget)
-        }
+        guard let (job, mark, budget) = heldCheckpoint,
+            producer.settledThrough >= mark || wait
+        else { return }
         heldCheckpoint = nil
+        if producer.settledThrough < mark { try producer.flush(timeout: budget) }
         checkpointWriter.submit(job)
     }
 

@@ -264,9 +264,10 @@ struct PipelineBenchReport {
                     + column(String(format: "%.2f", step.cpu.broker), 8)
                     + column(String(format: "%.2f", step.cpu.bench), 8))
         }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         lines.append(
             "(latency: from an event's hand-over to the producer to its alert's write; CPU: "
-                + "seconds per second of each process during the step, on \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+                + "seconds per second of each process during the step, on \(cores) cores)")
         if checkpoints.count > 0 {
             lines += [
                 "",
